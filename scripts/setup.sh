@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Sets up lirank-tf on a fresh Linux machine: a virtual environment in the repo (.venv), the
+# pinned stack of constraints.txt, horovod 0.28.1 built from source with Gloo + TensorFlow, and
+# the project's C++ ops. Idempotent: every step is skipped when its inputs have not changed,
+# so a second run on a set-up machine takes seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${LIRANK_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3.11}"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/lirank-tf"
+STAMPS="$VENV/.lirank-stamps"
+cd "$ROOT"
+
+log() { printf '[setup] %s\n' "$*"; }
+digest() { cat "$@" | sha256sum | cut -c1-16; }
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "[setup] $PYTHON not found: lirank-tf needs Python 3.11 (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+
+# 1. Virtual environment.
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+mkdir -p "$STAMPS" "$CACHE/wheels"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# pip's noise about absent mirror folders of this machine's pip.conf says nothing about us.
+quiet() { "$@" 2>&1 | { grep -v -e "is ignored: it is neither a file nor a directory" -e "DEPRECATION: Legacy editable" || true; }; }
+
+# 2. The pinned stack.
+deps_key="$(digest constraints.txt requirements.txt requirements-dev.txt)"
+if [ "$(cat "$STAMPS/deps" 2>/dev/null)" != "$deps_key" ]; then
+  log "installing the pinned stack (constraints.txt)"
+  quiet "${PIP[@]}" install -q --upgrade "pip<25" "setuptools<76" wheel
+  quiet "${PIP[@]}" install -q -c constraints.txt -r requirements.txt -r requirements-dev.txt
+  echo "$deps_key" > "$STAMPS/deps"
+else
+  log "pinned stack up to date"
+fi
+
+# 3. Horovod from source, with Gloo and TensorFlow, no MPI. The built wheel is cached per
+#    TensorFlow version so that a rebuilt venv does not compile it again.
+hvd_version="$(grep -E '^horovod==' constraints.txt | cut -d= -f3)"
+tf_version="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("tensorflow-cpu"))')"
+if "$VENV/bin/python" -c "import horovod.tensorflow as h, sys; sys.exit(0 if h.gloo_built() else 1)" >/dev/null 2>&1; then
+  log "horovod $hvd_version (Gloo, TensorFlow) already built"
+else
+  wheel_dir="$CACHE/wheels/horovod-$hvd_version-tf$tf_version"
+  if ! ls "$wheel_dir"/horovod-*.whl >/dev/null 2>&1; then
+    log "building horovod $hvd_version from source with Gloo (takes about 4 minutes)"
+    mkdir -p "$wheel_dir"
+    HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
+    HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 MAKEFLAGS="-j$(nproc)" \
+      quiet "${PIP[@]}" wheel -q --no-deps --no-build-isolation --no-cache-dir \
+      -w "$wheel_dir" "horovod==$hvd_version"
+  fi
+  quiet "${PIP[@]}" install -q --no-deps --force-reinstall "$wheel_dir"/horovod-*.whl
+  quiet "${PIP[@]}" install -q -c constraints.txt cloudpickle psutil pyyaml
+  "$VENV/bin/python" -c "import horovod.tensorflow as h; assert h.gloo_built(), 'horovod built without Gloo'"
+fi
+
+# 4. The project itself (editable) and its C++ ops, rebuilt only when their sources change.
+ops_key="$(digest setup.py $(find custom_ops -type f \( -name '*.cc' -o -name '*.h' \) | sort))"
+if [ "$(cat "$STAMPS/project" 2>/dev/null)" != "$ops_key" ] || \
+   ! "$VENV/bin/python" -c "import lirank_tf.ops.library as l; l.load_ops_library()" >/dev/null 2>&1; then
+  log "building the C++ ops and installing lirank-tf (editable)"
+  "$VENV/bin/python" setup.py -q build_custom_ops
+  quiet "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+  echo "$ops_key" > "$STAMPS/project"
+else
+  log "lirank-tf and its C++ ops up to date"
+fi
+log "ready: $VENV"
