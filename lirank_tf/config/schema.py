@@ -1,0 +1,202 @@
+"""The experiment configuration: data, features, tasks, model, training and export."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from pathlib import Path
+from typing import Any, Literal
+
+from lirank_tf.config.base import ConfigBase, ConfigError, read_mapping, write_mapping
+
+
+@dataclasses.dataclass
+class EmbeddingTableConfig(ConfigBase):
+    """A QR-hash embedding table (LiRank §3.12): ids hashed, no vocabulary."""
+
+    name: str
+    dim: int = 30
+    num_quotient_buckets: int = 4096
+    num_remainder_buckets: int = 64
+    aggregation: Literal["sum", "multiply"] = "sum"
+
+
+@dataclasses.dataclass
+class IdFeatureConfig(ConfigBase):
+    """A string id (``kind="id"``) or list of string ids (``kind="id_list"``, pooled)."""
+
+    name: str
+    table: str
+    kind: Literal["id", "id_list"] = "id"
+    pooling: Literal["sum", "mean"] = "mean"
+    max_length: int = 50
+
+
+@dataclasses.dataclass
+class DenseFeatureConfig(ConfigBase):
+    """A numeric feature: a scalar or a fixed-length vector, normalised in the transform."""
+
+    name: str
+    size: int = 1
+    transform: Literal["none", "log1p", "signed_log1p"] = "signed_log1p"
+    default: float = 0.0
+
+
+@dataclasses.dataclass
+class HistoryConfig(ConfigBase):
+    """The member's interaction history (LiRank §3.7): item ids and action types."""
+
+    item_field: str = "history_item_ids"
+    action_field: str = "history_action_types"
+    item_table: str = "post"
+    candidate_field: str = "root_object_id"
+    max_length: int = 25
+    num_action_types: int = 6
+
+
+@dataclasses.dataclass
+class FeaturesConfig(ConfigBase):
+    tables: list[EmbeddingTableConfig] = field(default_factory=list)
+    ids: list[IdFeatureConfig] = field(default_factory=list)
+    dense: list[DenseFeatureConfig] = field(default_factory=list)
+    history: HistoryConfig | None = None
+
+    def table(self, name: str) -> EmbeddingTableConfig:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise ConfigError(f"features.tables: no table named {name!r}; "
+                          f"tables: {[t.name for t in self.tables]}")
+
+
+@dataclasses.dataclass
+class TaskConfig(ConfigBase):
+    """One prediction head: its label field, its tower and its weight in the final score."""
+
+    name: str
+    label: str
+    group: str = "main"
+    score_weight: float = 1.0
+    loss_weight: float = 1.0
+
+
+@dataclasses.dataclass
+class DataConfig(ConfigBase):
+    train: list[str] = field(default_factory=list)
+    valid: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+    shuffle_buffer_size: int = 20_000
+    reader: Literal["avro_op", "fastavro"] = "fastavro"
+
+
+@dataclasses.dataclass
+class ModelConfig(ConfigBase):
+    """Architecture switches; each paper block can be turned off for ablations.
+
+    ``options`` holds per-block hyper-parameters, passed to the block's layer as keyword
+    arguments (see ``lirank_tf.models.options.BLOCK_OPTIONS`` for the blocks and keys).
+    The fields after ``options`` were added with the Feed / Ads / Jobs models:
+    ``id_features`` (sparse id embeddings, Table 6 "+ IDs"), ``use_history`` (member history
+    when the features have one), ``masknet`` (parallel MaskNet before the interaction block),
+    ``sparse_moe`` (sparsely gated mixture of experts after the MLP), ``calibration_features``
+    (id features whose hash buckets feed the isotonic layer's embedding e, §3.4) hashed into
+    ``calibration_buckets`` rows, and ``route_feature`` / ``route_values`` (one tower per value
+    of an id feature, e.g. the Jobs channel: Job Search or JYMBII, §A.8).
+    """
+
+    name: str = "feed"
+    hidden_units: list[int] = field(default_factory=lambda: [100, 100, 100, 100])
+    tower_units: list[int] = field(default_factory=lambda: [64])
+    activation: str = "relu"
+    dropout: float = 0.0
+    batch_norm_dense: bool = True
+    dense_gating: bool = False
+    interaction: Literal["none", "dcnv2", "residual_dcn"] = "none"
+    cross_layers: int = 2
+    cross_rank: int = 32
+    multitask: Literal["hard_sharing", "grouping", "mmoe", "ple"] = "grouping"
+    num_experts: int = 4
+    history_encoder: bool = False
+    isotonic_calibration: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    id_features: bool = True
+    use_history: bool = True
+    masknet: bool = False
+    sparse_moe: bool = False
+    calibration_features: list[str] = field(default_factory=list)
+    calibration_buckets: int = 64
+    route_feature: str = ""
+    route_values: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.hidden_units or any(u < 1 for u in self.hidden_units):
+            raise ConfigError(f"model.hidden_units: expected a non-empty list of positive ints, "
+                              f"got {self.hidden_units!r}")
+        if any(u < 1 for u in self.tower_units):
+            raise ConfigError(f"model.tower_units: expected positive ints, got {self.tower_units!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout: expected a rate in [0, 1), got {self.dropout!r}")
+        for name in ("cross_layers", "cross_rank", "num_experts", "calibration_buckets"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name}: expected a positive int, got {getattr(self, name)!r}")
+        if len(set(self.calibration_features)) != len(self.calibration_features):
+            raise ConfigError(f"model.calibration_features: repeated feature in "
+                              f"{self.calibration_features!r}")
+        if bool(self.route_feature) != bool(self.route_values):
+            raise ConfigError("model.route_feature and model.route_values go together, got "
+                              f"route_feature={self.route_feature!r}, route_values={self.route_values!r}")
+        if len(set(self.route_values)) != len(self.route_values) or "" in self.route_values:
+            raise ConfigError(f"model.route_values: expected distinct non-empty values, got "
+                              f"{self.route_values!r}")
+
+
+@dataclasses.dataclass
+class TrainingConfig(ConfigBase):
+    batch_size: int = 512
+    epochs: int = 2
+    learning_rate: float = 2e-3
+    sparse_learning_rate: float = 0.05
+    warmup_fraction: float = 0.1
+    clipnorm: float = 1.0
+    steps_per_epoch: int = 0
+    seed: int = 7
+    verbose: int = 1
+
+
+@dataclasses.dataclass
+class ExportConfig(ConfigBase):
+    quantize: Literal["none", "int8"] = "none"
+
+
+@dataclasses.dataclass
+class ExperimentConfig(ConfigBase):
+    name: str
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    tasks: list[TaskConfig] = field(default_factory=list)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def __post_init__(self) -> None:
+        table_names = {t.name for t in self.features.tables}
+        for feature in self.features.ids:
+            if feature.table not in table_names:
+                raise ConfigError(f"features.ids[{feature.name}].table: no table named "
+                                  f"{feature.table!r}; tables: {sorted(table_names)}")
+        history = self.features.history
+        if history is not None and history.item_table not in table_names:
+            raise ConfigError(f"features.history.item_table: no table named "
+                              f"{history.item_table!r}; tables: {sorted(table_names)}")
+        if not self.tasks:
+            raise ConfigError("tasks: at least one task is required")
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"tasks: task names must be unique, got {names}")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ExperimentConfig":
+        return cls.from_dict(read_mapping(path))
+
+    def save(self, path: str | Path) -> Path:
+        return write_mapping(self.to_dict(), path)

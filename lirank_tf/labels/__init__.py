@@ -1,0 +1,5 @@
+"""Label builders (long dwell, LiRank §3.11)."""
+
+from lirank_tf.labels.long_dwell import long_dwell_labels, long_dwell_thresholds
+
+__all__ = ["long_dwell_labels", "long_dwell_thresholds"]

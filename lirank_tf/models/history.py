@@ -1,0 +1,40 @@
+"""The member-history block (LiRank §3.7): TransAct, or a mean of the history steps.
+
+Inputs (from the transformation model): ``history_items`` / ``history_actions`` ``[batch, T]``
+right-aligned, ``history_mask`` (1.0 at real steps) and ``history_candidate`` (the item being
+scored). Items and the candidate are embedded with the history item table, so the candidate
+lives in the space of the history items (early fusion).
+
+* ``model.history_encoder``: ``TransActEncoder`` on concat(item, action, candidate) tokens,
+  2-layer Transformer, max-pool + last 5 steps (``options.transact``).
+* otherwise: the mean of (item + action) embeddings over real steps, concatenated with the
+  candidate embedding.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from lirank_tf.config import HistoryConfig, ModelConfig
+from lirank_tf.layers.transact import TransActEncoder
+from lirank_tf.models.options import block_options
+from lirank_tf.models.pooling import MaskedPooling
+
+
+def history_vector(inputs: dict, history: HistoryConfig, tables: dict, model: ModelConfig):
+    """The history summary ``[batch, width]`` of the model's history block."""
+    item_table = tables[history.item_table]
+    items, _ = item_table(inputs["history_items"])
+    candidate, _ = item_table(inputs["history_candidate"])
+    mask = inputs["history_mask"]
+    if model.history_encoder:
+        options = block_options(model, "transact")
+        action_dim = options.pop("action_embedding_dim")
+        actions = keras.layers.Embedding(history.num_action_types, action_dim,
+                                         name="history_action_embedding")(inputs["history_actions"])
+        return TransActEncoder(**options, name="transact")(items, actions, candidate, mask)
+    actions = keras.layers.Embedding(history.num_action_types, item_table.embedding_dim,
+                                     name="history_action_embedding")(inputs["history_actions"])
+    steps = keras.layers.Add(name="history_steps")([items, actions])
+    pooled = MaskedPooling("mean", name="history_mean")(steps, mask)
+    return keras.layers.Concatenate(name="history_summary")([pooled, candidate])

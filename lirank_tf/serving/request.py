@@ -1,0 +1,51 @@
+"""Builds serving requests (dense, padded raw features) and tf.Examples from Avro-like records."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from lirank_tf.data.raw_features import RawField
+
+
+def records_to_request(records: Sequence[dict], fields: Sequence[RawField]) -> dict[str, np.ndarray]:
+    """The ``serving_default`` inputs for ``records`` (lists padded with ``""`` / 0)."""
+    request = {}
+    for field in fields:
+        values = [record.get(field.name) for record in records]
+        if field.kind == "string":
+            request[field.name] = np.array(["" if v is None else v for v in values], dtype=object)
+        elif field.kind in ("string_list", "int_list"):
+            width = max([len(v or []) for v in values] + [0])
+            pad = "" if field.kind == "string_list" else 0
+            rows = [list(v or []) + [pad] * (width - len(v or [])) for v in values]
+            dtype = object if field.kind == "string_list" else np.int64
+            request[field.name] = np.array(rows, dtype=dtype).reshape(len(records), width)
+        else:
+            array = np.array([np.nan if v is None else v for v in values], dtype=np.float32)
+            request[field.name] = array.reshape(len(records), -1) if field.kind == "float_vector" else array
+    return request
+
+
+def records_to_examples(records: Sequence[dict], fields: Sequence[RawField]) -> list[bytes]:
+    """Serialized ``tf.Example``s of ``records`` for the ``serve_examples`` signature."""
+    examples = []
+    for record in records:
+        feature = {}
+        for field in fields:
+            value = record.get(field.name)
+            if value is None:
+                continue
+            if field.kind == "string":
+                feature[field.name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+            elif field.kind == "string_list":
+                feature[field.name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in value]))
+            elif field.kind == "int_list":
+                feature[field.name] = tf.train.Feature(int64_list=tf.train.Int64List(value=list(value)))
+            else:
+                floats = list(value) if isinstance(value, (list, tuple)) else [float(value)]
+                feature[field.name] = tf.train.Feature(float_list=tf.train.FloatList(value=floats))
+        examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return examples

@@ -1,0 +1,1 @@
+"""Training: input pipelines, the ``model.fit`` trainer and its run directory."""

@@ -1,0 +1,121 @@
+"""The transformation model: raw features -> dense model inputs (LiRank §4.3).
+
+Runs in the ``tf.data`` pipeline during training (``Dataset.map`` with parallel calls, so it
+overlaps with the training step) and is stitched in front of the ranking model for serving.
+Stock TensorFlow ops only (the hash is ``lirank_tf.layers.murmur3_tf``), so the stitched
+SavedModel loads in a stock TF Serving binary.
+
+Raw inputs: string ids ``[batch]``; id lists and histories as ``tf.RaggedTensor [batch, None]``
+or as dense tensors padded with ``""`` (serving requests); numeric features ``[batch, size]``
+(``[batch]`` for size 1). Outputs (all dense):
+
+* id: the int64 MurmurHash3 (x64, low 64 bits) of the string, ``[batch]``;
+* id list: ``[batch, max_length]`` hashes of the first ``max_length`` ids, padded with 0 (the
+  hash of the empty string, which therefore means "no id");
+* history: ``history_items`` and ``history_actions`` ``[batch, max_length]`` holding the last
+  ``max_length`` steps right-aligned (the most recent step in the last column, padding first),
+  ``history_mask`` (1.0 for real steps) and ``history_candidate`` (hash of the candidate id);
+* ``dense``: every numeric feature squashed, standardised and concatenated, ``float32 [batch, D]``;
+  missing values (NaN) become the feature's default before the transform.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from lirank_tf.config import FeaturesConfig
+from lirank_tf.layers.murmur3_tf import murmur3_x64_64
+from lirank_tf.transform.normalization import DenseStatistics, squash
+
+
+def _as_ragged(values, padding) -> tf.RaggedTensor:
+    if isinstance(values, tf.RaggedTensor):
+        return values
+    values = tf.convert_to_tensor(values)
+    if values.shape.rank != 2:
+        raise ValueError(f"a list feature must be ragged or rank 2, got shape {values.shape}")
+    return tf.RaggedTensor.from_tensor(values, padding=padding)
+
+
+def _right_aligned(ragged: tf.RaggedTensor, length: int, padding) -> tf.Tensor:
+    """The last ``length`` items of each row, right-aligned in a dense ``[batch, length]``."""
+    ragged = ragged.with_row_splits_dtype(tf.int64)
+    lengths = tf.minimum(ragged.row_lengths(), length)
+    tail = ragged[:, -length:] if length > 0 else ragged[:, :0]
+    batch = tf.shape(lengths, out_type=tf.int64)[0]
+    rows = tail.value_rowids()
+    columns = length - tf.gather(lengths, rows) + (tf.range(tf.size(rows, out_type=tf.int64))
+                                                     - tf.gather(tail.row_starts(), rows))
+    indices = tf.stack([rows, columns], axis=1)
+    base = tf.fill(tf.stack([batch, tf.constant(length, tf.int64)]), tf.constant(padding, tail.dtype))
+    return tf.tensor_scatter_nd_update(base, indices, tail.flat_values)
+
+
+class TransformationModel(tf.Module):
+    """Raw features of one experiment -> the ranking model's dense inputs."""
+
+    def __init__(self, features: FeaturesConfig, statistics: DenseStatistics, seed: int = 0,
+                 name: str = "transformation_model") -> None:
+        super().__init__(name=name)
+        self.features = features
+        self.statistics = statistics
+        self.seed = seed
+        missing = sorted({f.name for f in features.dense} - set(statistics.mean))
+        if missing:
+            raise ValueError(f"statistics: no normalisation statistics for dense feature(s) {missing}")
+        self._mean = {f.name: tf.constant(statistics.mean[f.name], tf.float32) for f in features.dense}
+        self._std = {f.name: tf.constant(statistics.std[f.name], tf.float32) for f in features.dense}
+
+    def _hash(self, strings: tf.Tensor) -> tf.Tensor:
+        return murmur3_x64_64(strings, seed=self.seed)
+
+    def _dense(self, raw: dict) -> tf.Tensor:
+        parts = []
+        for feature in self.features.dense:
+            values = tf.cast(raw[feature.name], tf.float32)
+            values = tf.reshape(values, [-1, feature.size])
+            values = tf.where(tf.math.is_nan(values), feature.default, values)
+            values = squash(values, feature.transform)
+            parts.append((values - self._mean[feature.name]) / self._std[feature.name])
+        return tf.concat(parts, axis=1)
+
+    def __call__(self, raw: dict) -> dict[str, tf.Tensor]:
+        missing = sorted(self.required_fields() - set(raw))
+        if missing:
+            raise ValueError(f"raw features: missing feature(s) {missing}")
+        outputs: dict[str, tf.Tensor] = {}
+        for feature in self.features.ids:
+            if feature.kind == "id":
+                outputs[feature.name] = self._hash(tf.reshape(raw[feature.name], [-1]))
+            else:
+                ids = _as_ragged(raw[feature.name], "")[:, :feature.max_length]
+                padded = ids.to_tensor(default_value="", shape=[None, feature.max_length])
+                outputs[feature.name] = self._hash(padded)
+        history = self.features.history
+        if history is not None:
+            items = _as_ragged(raw[history.item_field], "")
+            actions = raw[history.action_field]
+            if not isinstance(actions, tf.RaggedTensor):
+                actions = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(actions),
+                                                      lengths=items.row_lengths())
+            item_strings = _right_aligned(items, history.max_length, "")
+            outputs["history_items"] = self._hash(item_strings)
+            outputs["history_actions"] = _right_aligned(tf.cast(actions, tf.int64), history.max_length, 0)
+            outputs["history_mask"] = tf.cast(tf.not_equal(item_strings, ""), tf.float32)
+            outputs["history_candidate"] = self._hash(tf.reshape(raw[history.candidate_field], [-1]))
+        if self.features.dense:
+            outputs["dense"] = self._dense(raw)
+        return outputs
+
+    def required_fields(self) -> set[str]:
+        names = {f.name for f in self.features.ids} | {f.name for f in self.features.dense}
+        history = self.features.history
+        if history is not None:
+            names |= {history.item_field, history.action_field, history.candidate_field}
+        return names
+
+    def map_fn(self):
+        """For ``Dataset.map``: ``(raw, labels) -> (model inputs, labels)``."""
+        def transform(raw, labels):
+            return self(raw), labels
+        return transform
