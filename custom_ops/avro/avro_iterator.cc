@@ -4,6 +4,7 @@
 #include <random>
 
 #include "avro/block_decoder.h"
+#include "avro/status_text.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/platform/cpu_info.h"
 
@@ -158,6 +159,12 @@ Status AvroTensorDatasetIterator::GetNextInternal(IteratorContext* ctx,
                                                   std::vector<Tensor>* out_tensors,
                                                   bool* end_of_sequence) {
   mutex_lock lock(mu_);
+  return MakePrintable(GetNextLocked(ctx, out_tensors, end_of_sequence));
+}
+
+Status AvroTensorDatasetIterator::GetNextLocked(IteratorContext* ctx,
+                                                std::vector<Tensor>* out_tensors,
+                                                bool* end_of_sequence) {
   const int64_t batch = options_.batch_size;
   const int64_t wanted = batch + options_.shuffle_buffer_size;
   while (sampler_.buffered() < wanted) {
@@ -230,6 +237,11 @@ Status AvroTensorDatasetIterator::SaveInternal(SerializationContext* ctx,
 Status AvroTensorDatasetIterator::RestoreInternal(IteratorContext* ctx,
                                                   IteratorStateReader* reader) {
   mutex_lock lock(mu_);
+  return MakePrintable(RestoreLocked(ctx, reader));
+}
+
+Status AvroTensorDatasetIterator::RestoreLocked(IteratorContext* ctx,
+                                                IteratorStateReader* reader) {
   const std::string& p = prefix();
   int64_t value = 0;
   TF_RETURN_IF_ERROR(reader->ReadScalar(p, "input_exhausted", &value));

@@ -41,6 +41,12 @@ class AvroTensorDatasetIterator
                                      tensorflow::data::IteratorStateReader* reader) override;
 
  private:
+  tensorflow::Status GetNextLocked(tensorflow::data::IteratorContext* ctx,
+                                   std::vector<tensorflow::Tensor>* out_tensors,
+                                   bool* end_of_sequence) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  tensorflow::Status RestoreLocked(tensorflow::data::IteratorContext* ctx,
+                                   tensorflow::data::IteratorStateReader* reader)
+      TF_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads raw blocks and submits them until `depth_` blocks are in flight or input ends.
   tensorflow::Status FillPipeline(tensorflow::data::IteratorContext* ctx)
       TF_EXCLUSIVE_LOCKS_REQUIRED(mu_);

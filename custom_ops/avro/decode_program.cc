@@ -230,11 +230,11 @@ class Compiler {
     if (dim == rank) {
       LeafKind kind;
       if (!LeafFor(n.type, s.dtype, &kind)) {
-        if (n.type == AvroType::kArray) {
-          return Mismatch(std::to_string(rank) + " nested array level(s) (shape rank " +
-                              std::to_string(rank) + "), found more", node);
-        }
-        return Mismatch(std::string("values of Avro type ") + AcceptedTypes(s.dtype), node);
+        const std::string where =
+            rank == 0 ? std::string(" (a scalar)")
+                      : " inside " + std::to_string(rank) + " nested array level(s)";
+        return Mismatch(std::string("values of Avro type ") + AcceptedTypes(s.dtype) + where,
+                        node);
       }
       Step step = NewStep(OpCode::kLeaf);
       SetLeaf(kind, node, &step);

@@ -28,6 +28,8 @@ class IdFeatureConfig(ConfigBase):
     name: str
     table: str
     kind: Literal["id", "id_list"] = "id"
+    # "int64": integer ids (Avro int / long), hashed as their decimal string; -1 = no id
+    dtype: Literal["string", "int64"] = "string"
     pooling: Literal["sum", "mean"] = "mean"
     max_length: int = 50
 
@@ -157,6 +159,11 @@ class TrainingConfig(ConfigBase):
     learning_rate: float = 2e-3
     sparse_learning_rate: float = 0.05
     warmup_fraction: float = 0.1
+    # LiRank §6.2: the warm-up fraction grows with the batch size (x2 per doubling over
+    # ``base_batch_size``), capped at ``max_warmup_fraction``
+    base_batch_size: int = 512
+    max_warmup_fraction: float = 0.6
+    decay: Literal["constant", "linear", "cosine"] = "cosine"
     clipnorm: float = 1.0
     steps_per_epoch: int = 0
     seed: int = 7

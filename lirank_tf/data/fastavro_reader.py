@@ -16,6 +16,9 @@ import tensorflow as tf
 
 from lirank_tf.data.raw_features import RawField
 
+# what a null (Avro union with null) becomes, by raw kind; numeric kinds take the feature default
+_MISSING = {"string": "", "int": -1, "string_list": [], "int_list": []}
+
 
 def read_columns(files: Sequence[str | Path], fields: Sequence[RawField],
                  labels: Sequence[str] = ()) -> dict[str, tf.Tensor | tf.RaggedTensor]:
@@ -34,14 +37,18 @@ def read_columns(files: Sequence[str | Path], fields: Sequence[RawField],
             for record in reader:
                 for field in fields:
                     value = record[field.name]
-                    values[field.name].append(field.default if value is None else value)
+                    if value is None:
+                        value = _MISSING.get(field.kind, field.default)
+                    values[field.name].append(value)
                 for name in label_values:
                     label_values[name].append(record[name])
     columns: dict[str, tf.Tensor | tf.RaggedTensor] = {}
     for field in fields:
         column = values[field.name]
         if field.kind == "string":
-            columns[field.name] = tf.constant(column, tf.string)
+            columns[field.name] = tf.constant(column, tf.string, shape=[len(column)])
+        elif field.kind == "int":
+            columns[field.name] = tf.constant(np.asarray(column, np.int64), tf.int64)
         elif field.kind in ("string_list", "int_list"):
             flat = [v for row in column for v in row]
             flat_values = (tf.constant([v.encode("utf-8") for v in flat], tf.string, shape=[len(flat)])

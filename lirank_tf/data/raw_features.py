@@ -2,7 +2,8 @@
 
 The raw-feature layout is shared by every reader (the C++ Avro op, the fastavro reader) and by
 the serving signature: string ids are ``tf.string [batch]``, id lists and histories are ragged
-``[batch, None]`` (or dense and padded with ``""`` / ``-1`` in serving requests), numeric
+``[batch, None]`` (or dense and padded with ``""`` / ``-1`` in serving requests); integer ids
+(``dtype: int64``) are ``int64`` with ``-1`` meaning "no id"; numeric
 features are ``float32 [batch, size]`` (``[batch]`` for size 1), labels ``float32 [batch]``.
 """
 
@@ -13,7 +14,7 @@ from typing import Literal
 
 from lirank_tf.config import ExperimentConfig
 
-Kind = Literal["string", "string_list", "int_list", "float", "float_vector"]
+Kind = Literal["string", "int", "string_list", "int_list", "float", "float_vector"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +29,11 @@ def raw_fields(config: ExperimentConfig) -> list[RawField]:
     """The raw input fields of the experiment (features only, no labels), in a stable order."""
     fields: dict[str, RawField] = {}
     for feature in config.features.ids:
-        fields[feature.name] = RawField(feature.name, "string" if feature.kind == "id" else "string_list")
+        integer = feature.dtype == "int64"
+        if feature.kind == "id":
+            fields[feature.name] = RawField(feature.name, "int" if integer else "string")
+        else:
+            fields[feature.name] = RawField(feature.name, "int_list" if integer else "string_list")
     history = config.features.history
     if history is not None:
         fields[history.item_field] = RawField(history.item_field, "string_list")

@@ -48,9 +48,16 @@ def oracle_probabilities(files: Sequence[str], config: ExperimentConfig) -> dict
 
 
 def evaluate(model: keras.Model, transform: TransformationModel, config: ExperimentConfig,
-             files: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{task: {auc, logloss, oe_ratio, ece, positive_rate[, oracle_auc]}} on ``files``."""
+             files: Sequence[str], plot_dir: str | Path | None = None,
+             history: dict | None = None) -> dict[str, dict[str, float]]:
+    """{task: {auc, logloss, oe_ratio, ece, positive_rate[, oracle_auc]}} on ``files``; with
+    ``plot_dir``, also ``calibration.png`` (and ``training_curves.png`` given ``history``)."""
     predictions, labels = predict_files(model, transform, config, files)
+    if plot_dir is not None:
+        from lirank_tf.evaluation.plots import plot_calibration, plot_training_curves
+        plot_calibration(labels, predictions, Path(plot_dir) / "calibration.png")
+        if history:
+            plot_training_curves(history, Path(plot_dir) / "training_curves.png")
     oracle = oracle_probabilities(files, config)
     results = {}
     for task in config.tasks:

@@ -1,14 +1,21 @@
-"""The Feed ranking model (LiRank §3.1, §A.1, Fig. 8), assembled from config switches.
+"""The Feed ranking model (LiRank §3.1, §A.1, §A.6 Fig. 8), assembled from config switches.
 
-    transformed inputs -> QR-hash id embeddings (30-dim) + normalised dense features (+ batch norm)
-      + member history (mean-pooled, or TransAct when ``model.history_encoder``)
-      -> optional interaction block (DCNv2 / Residual DCN) -> MLP (optionally gated)
-      -> multi-task block (task grouping: click tower {click, long dwell} and contribution tower
-         {like, comment, share, vote}; or hard sharing / MMoE / PLE)
-      -> per-task logit -> optional isotonic calibration -> sigmoid
+    transformed inputs -> 30-dim QR-hash id embeddings (id_features) + member history
+      (TransAct when history_encoder, else mean-pooled; use_history) + dense features
+      (batch norm: batch_norm_dense) -> concat
+      -> [parallel MaskNet (masknet)]
+      -> interaction: none | low-rank DCNv2 | Residual DCN
+      -> MLP of hidden_units (GateNet dense gating: dense_gating; "Large MLP": wide units)
+      -> [x + sparsely gated MoE (sparse_moe)]
+      -> multi-task heads: hard_sharing | grouping (click tower {click, long dwell},
+         contribution tower {like, comment, share, vote}) | mmoe | ple
+      -> per-task logit -> [isotonic calibration, embedding of calibration_features]
+      -> sigmoid
 
-The model outputs ``{task: probability [batch, 1]}``; the final Feed score, a linear combination
-of task probabilities with each task's ``score_weight``, is added at export.
+The model outputs ``{task: probability [batch, 1]}``; the Feed score, the linear combination
+``sum_t score_weight_t * p_t``, is added by the serving export. The "Sparsely Gated MMoE" row
+of Table 6 is realised as a sparse MoE block (shared experts, one noisy top-k gate,
+load-balancing loss) between the MLP and the task towers, combined with any ``multitask``.
 """
 
 from __future__ import annotations
@@ -16,29 +23,23 @@ from __future__ import annotations
 import keras
 
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.models.blocks import (embed_features, history_summary, interaction_block,
-                                     multitask_logits, output_probabilities, shared_mlp)
+from lirank_tf.models.calibration import calibration_ids, output_probabilities
+from lirank_tf.models.heads import multitask_logits
 from lirank_tf.models.inputs import model_inputs
 from lirank_tf.models.registry import register_model
+from lirank_tf.models.trunk import dense_tower, input_features, masknet_block
 
 
 def build_feed_model(config: ExperimentConfig) -> keras.Model:
     """The Feed model of ``config`` (any experiment whose tasks have tower ``group``s)."""
-    features, model_config = config.features, config.model
-    inputs = model_inputs(features)
-    tables, parts = embed_features(inputs, features)
-    if features.history is not None:
-        parts.append(history_summary(inputs, features.history, tables, model_config))
-    if "dense" in inputs:
-        dense = inputs["dense"]
-        if model_config.batch_norm_dense:
-            dense = keras.layers.BatchNormalization(name="dense_batch_norm")(dense)
-        parts.append(dense)
-    x = keras.layers.Concatenate(name="feature_concat")(parts) if len(parts) > 1 else parts[0]
-    x = interaction_block(x, model_config)
-    x = shared_mlp(x, model_config)
+    model_config = config.model
+    inputs = model_inputs(config.features)
+    x = input_features(inputs, config)
+    x = masknet_block(x, model_config)
+    x = dense_tower(x, model_config)
     logits = multitask_logits(x, config.tasks, model_config)
-    outputs = output_probabilities(logits, inputs, model_config)
+    outputs = output_probabilities(logits, model_config,
+                                   calibration_ids(inputs, config.features, model_config))
     return keras.Model(inputs=inputs, outputs=outputs, name=config.name)
 
 

@@ -17,9 +17,11 @@ def records_to_request(records: Sequence[dict], fields: Sequence[RawField]) -> d
         values = [record.get(field.name) for record in records]
         if field.kind == "string":
             request[field.name] = np.array(["" if v is None else v for v in values], dtype=object)
+        elif field.kind == "int":
+            request[field.name] = np.array([-1 if v is None else v for v in values], dtype=np.int64)
         elif field.kind in ("string_list", "int_list"):
             width = max([len(v or []) for v in values] + [0])
-            pad = "" if field.kind == "string_list" else 0
+            pad = "" if field.kind == "string_list" else -1
             rows = [list(v or []) + [pad] * (width - len(v or [])) for v in values]
             dtype = object if field.kind == "string_list" else np.int64
             request[field.name] = np.array(rows, dtype=dtype).reshape(len(records), width)
@@ -40,6 +42,8 @@ def records_to_examples(records: Sequence[dict], fields: Sequence[RawField]) -> 
                 continue
             if field.kind == "string":
                 feature[field.name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+            elif field.kind == "int":
+                feature[field.name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
             elif field.kind == "string_list":
                 feature[field.name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in value]))
             elif field.kind == "int_list":

@@ -12,6 +12,7 @@ import tensorflow as tf
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
+from lirank_tf.training.optimizers import make_training_optimizer
 from lirank_tf.training.pipeline import expand_globs, raw_dataset, training_dataset
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.transform import TransformationModel, fit_dense_statistics
@@ -33,14 +34,15 @@ def fit_transformation(config: ExperimentConfig, train_files: list[str]) -> Tran
 
 
 def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """LiRank §6.2: Adam (warm-up schedule) for dense and AdaGrad for embedding variables in
+    one step, with global gradient clipping."""
     training = config.training
-    total_steps = max(1, steps_per_epoch * training.epochs)
-    warmup = int(training.warmup_fraction * total_steps)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else training.learning_rate,
-        decay_steps=max(1, total_steps - warmup), alpha=0.1,
-        warmup_target=training.learning_rate if warmup else None, warmup_steps=warmup)
-    return keras.optimizers.Adam(learning_rate=schedule, clipnorm=training.clipnorm or None)
+    return make_training_optimizer(
+        training.learning_rate, max(1, steps_per_epoch * training.epochs),
+        sparse_learning_rate=training.sparse_learning_rate,
+        warmup_fraction=training.warmup_fraction, batch_size=training.batch_size,
+        base_batch_size=training.base_batch_size, max_warmup_fraction=training.max_warmup_fraction,
+        decay=training.decay, global_clipnorm=training.clipnorm or None)
 
 
 def count_batches(dataset: tf.data.Dataset) -> int:

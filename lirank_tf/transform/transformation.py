@@ -9,7 +9,8 @@ Raw inputs: string ids ``[batch]``; id lists and histories as ``tf.RaggedTensor 
 or as dense tensors padded with ``""`` (serving requests); numeric features ``[batch, size]``
 (``[batch]`` for size 1). Outputs (all dense):
 
-* id: the int64 MurmurHash3 (x64, low 64 bits) of the string, ``[batch]``;
+* id: the int64 MurmurHash3 (x64, low 64 bits) of the string, ``[batch]`` (integer ids are
+  hashed as their decimal string; -1 means "no id" and hashes like ``""``);
 * id list: ``[batch, max_length]`` hashes of the first ``max_length`` ids, padded with 0 (the
   hash of the empty string, which therefore means "no id");
 * history: ``history_items`` and ``history_actions`` ``[batch, max_length]`` holding the last
@@ -35,6 +36,14 @@ def _as_ragged(values, padding) -> tf.RaggedTensor:
     if values.shape.rank != 2:
         raise ValueError(f"a list feature must be ragged or rank 2, got shape {values.shape}")
     return tf.RaggedTensor.from_tensor(values, padding=padding)
+
+
+def _id_strings(ids: tf.Tensor) -> tf.Tensor:
+    """String ids as they are; integer ids as their decimal string, with -1 ("no id") -> ""."""
+    if ids.dtype == tf.string:
+        return ids
+    ids = tf.cast(ids, tf.int64)
+    return tf.where(tf.equal(ids, -1), "", tf.strings.as_string(ids))
 
 
 def _right_aligned(ragged: tf.RaggedTensor, length: int, padding) -> tf.Tensor:
@@ -66,8 +75,8 @@ class TransformationModel(tf.Module):
         self._mean = {f.name: tf.constant(statistics.mean[f.name], tf.float32) for f in features.dense}
         self._std = {f.name: tf.constant(statistics.std[f.name], tf.float32) for f in features.dense}
 
-    def _hash(self, strings: tf.Tensor) -> tf.Tensor:
-        return murmur3_x64_64(strings, seed=self.seed)
+    def _hash(self, ids: tf.Tensor) -> tf.Tensor:
+        return murmur3_x64_64(_id_strings(ids), seed=self.seed)
 
     def _dense(self, raw: dict) -> tf.Tensor:
         parts = []
@@ -88,7 +97,11 @@ class TransformationModel(tf.Module):
             if feature.kind == "id":
                 outputs[feature.name] = self._hash(tf.reshape(raw[feature.name], [-1]))
             else:
-                ids = _as_ragged(raw[feature.name], "")[:, :feature.max_length]
+                ids = raw[feature.name]
+                if feature.dtype == "int64":
+                    ids = _as_ragged(ids, tf.constant(-1, tf.int64))
+                    ids = ids.with_flat_values(_id_strings(ids.flat_values))
+                ids = _as_ragged(ids, "")[:, :feature.max_length]
                 padded = ids.to_tensor(default_value="", shape=[None, feature.max_length])
                 outputs[feature.name] = self._hash(padded)
         history = self.features.history

@@ -215,8 +215,7 @@ def test_interleave_and_shard(tmp_path, records):
     assert got == [r["i"] for r in records[40:80] + records[120:160]]
     # One AvroTensorDataset per file inside interleave (file name is a scalar tensor there).
     interleaved = tf.data.Dataset.from_tensor_slices(paths).interleave(
-        lambda name: AvroTensorDataset(name, features, 10), cycle_length=2, block_length=1,
-        deterministic=True)
+        lambda name: AvroTensorDataset(name, features, 10), cycle_length=2, block_length=1)
     firsts = [batch["i"].numpy()[0] for batch in interleaved]
     want = []
     for pair in ((0, 1), (2, 3)):

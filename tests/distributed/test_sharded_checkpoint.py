@@ -57,7 +57,7 @@ def test_optimizer_state_of_tables_and_dense_layers_round_trips(tmp_path):
     features, labels = make_examples(24, seed=3)
     trained = shard_model(build_plain_model(1), SingleProcessContext())
     trained.compile(optimizer=make_optimizer(), loss="binary_crossentropy")
-    trained.fit(batches(features, labels, 8), verbose=0)
+    trained.fit(batches(features, labels, 8), verbose=0, shuffle=False)
     save_checkpoint(trained, tmp_path)
     restored = build_plain_model(5)  # plain twin: its table slots get the sharded rows' slots
     restored.compile(optimizer=make_optimizer(), loss="binary_crossentropy")
@@ -75,7 +75,7 @@ def test_optimizer_state_of_tables_and_dense_layers_round_trips(tmp_path):
     # Both continue identically (the plain model is the single-process twin).
     more, more_labels = make_examples(8, seed=4)
     for model in (trained, restored):
-        model.fit(batches(more, more_labels, 8), verbose=0)
+        model.fit(batches(more, more_labels, 8), verbose=0, shuffle=False)
     np.testing.assert_allclose(restored.get_layer("user_embedding").embeddings.numpy(),
                                user.shard_rows.numpy(), rtol=1e-6, atol=1e-7)
 
@@ -111,11 +111,11 @@ def test_other_optimizer_slots_are_reported(tmp_path):
     features, labels = make_examples(8, seed=3)
     model = build_plain_model(1)
     model.compile(optimizer=make_optimizer(), loss="binary_crossentropy")
-    model.fit(batches(features, labels, 8), verbose=0)
+    model.fit(batches(features, labels, 8), verbose=0, shuffle=False)
     save_checkpoint(model, tmp_path)
     adam = build_plain_model(1)
     adam.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
-    with pytest.raises(ValueError, match="no optimizer slot 'slot/momentum'|no optimizer slot"):
+    with pytest.raises(ValueError, match="no optimizer slot 'slot/velocity'"):
         restore_checkpoint(adam, tmp_path)
 
 

@@ -1,0 +1,174 @@
+"""``lirank-tf init-config``: a complete, commented experiment config from Avro files.
+
+The writer schema of the first training file and a sample of its records decide each field:
+
+* ``string`` / ``int`` / ``long`` -> a categorical id with its own QR-hash embedding table, sized
+  from the sampled cardinality;
+* ``float`` / ``double`` (and ``boolean``) -> a dense feature (normalisation statistics are fitted
+  on the training data by ``lirank-tf train``); fixed-length ``array<float>`` -> a dense vector;
+* ``array<string|int|long>`` -> a pooled id list;
+* nullable unions (``["null", T]``) -> the feature of ``T`` with a default;
+* the ``--labels`` fields -> one task each; everything else (maps, records, variable-length float
+  arrays) is listed in a comment and left out.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import islice
+from pathlib import Path
+from typing import Any, Sequence
+
+import fastavro
+import yaml
+
+from lirank_tf.config.base import ConfigError
+from lirank_tf.config.schema import ExperimentConfig
+from lirank_tf.training.pipeline import expand_globs
+
+MODELS = ("dcnv2", "feed", "ads", "jobs")
+SAMPLE_RECORDS = 5000
+
+
+def _base_type(avro_type: Any) -> tuple[Any, bool]:
+    """(the non-null branch, nullable) of a field type."""
+    if isinstance(avro_type, list):
+        branches = [t for t in avro_type if t != "null"]
+        if len(branches) == 1:
+            return branches[0], len(branches) < len(avro_type)
+        return avro_type, "null" in avro_type
+    return avro_type, False
+
+
+def _type_name(avro_type: Any) -> str:
+    if isinstance(avro_type, dict):
+        if avro_type.get("type") == "array":
+            return f"array<{_type_name(avro_type['items'])}>"
+        return str(avro_type.get("logicalType") or avro_type.get("type"))
+    return str(avro_type)
+
+
+def _table_for(name: str, cardinality: int, dim: int) -> dict:
+    """A QR table pair sized so that quotient x remainder covers ~4x the sampled cardinality."""
+    rows = max(16, 4 * cardinality)
+    remainder = max(4, int(math.sqrt(rows)))
+    return {"name": name, "dim": dim, "num_quotient_buckets": max(4, math.ceil(rows / remainder)),
+            "num_remainder_buckets": remainder}
+
+
+def _sample(files: Sequence[str]) -> tuple[dict, list[dict]]:
+    with open(files[0], "rb") as handle:
+        reader = fastavro.reader(handle)
+        schema = reader.writer_schema
+        records = list(islice(reader, SAMPLE_RECORDS))
+    return schema, records
+
+
+def _check_same_schema(files: Sequence[str], schema: dict) -> None:
+    for path in files[1:]:
+        with open(path, "rb") as handle:
+            other = fastavro.reader(handle).writer_schema
+        if other.get("fields") != schema.get("fields"):
+            raise ValueError(f"files have different schemas: {files[0]} and {path}")
+
+
+def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = (),
+                   test: Sequence[str] = (), model: str = "dcnv2") -> tuple[dict, list[str]]:
+    """The config mapping and one comment line per field explaining the choice made."""
+    if model not in MODELS:
+        raise ConfigError(f"--model: unknown model {model!r}; choices: {list(MODELS)}")
+    if not labels:
+        raise ConfigError("--labels: name at least one label field")
+    train_files = expand_globs(train, "--train")
+    all_files = train_files + expand_globs(valid, "--valid") + expand_globs(test, "--test")
+    schema, records = _sample(train_files)
+    _check_same_schema(all_files, schema)
+    fields = {f["name"]: f["type"] for f in schema["fields"]}
+    missing = [label for label in labels if label not in fields]
+    if missing:
+        raise ConfigError(f"--labels: {train_files[0]} has no field(s) {missing}; "
+                          f"fields: {sorted(fields)}")
+    dim = 16 if model == "dcnv2" else 30
+    tables, ids, dense, notes = [], [], [], []
+    for name, avro_type in fields.items():
+        if name in labels:
+            notes.append(f"{name}: {_type_name(avro_type)} -> label of task '{name}'")
+            continue
+        base, nullable = _base_type(avro_type)
+        values = [r[name] for r in records if r[name] is not None]
+        null_note = " (nullable: null -> default)" if nullable else ""
+        if base in ("string", "int", "long") or (isinstance(base, dict) and base.get("type") == "enum"):
+            cardinality = len(set(values))
+            tables.append(_table_for(name, cardinality, dim))
+            ids.append({"name": name, "table": name, "kind": "id",
+                        "dtype": "string" if base in ("string",) or isinstance(base, dict) else "int64"})
+            notes.append(f"{name}: {_type_name(base)}{null_note}, {cardinality} distinct in "
+                         f"{len(records)} sampled records -> hashed id embedding")
+        elif base in ("float", "double", "boolean"):
+            dense.append({"name": name, "size": 1, "transform": "signed_log1p"})
+            notes.append(f"{name}: {base}{null_note} -> dense feature (signed log1p, standardised)")
+        elif isinstance(base, dict) and base.get("type") == "array":
+            items, _ = _base_type(base["items"])
+            lengths = {len(v) for v in values}
+            if items in ("string", "int", "long"):
+                cardinality = len({x for v in values for x in v})
+                longest = max(lengths | {1})
+                tables.append(_table_for(name, cardinality, dim))
+                ids.append({"name": name, "table": name, "kind": "id_list",
+                            "dtype": "string" if items == "string" else "int64",
+                            "max_length": min(longest, 100)})
+                notes.append(f"{name}: {_type_name(base)}{null_note}, {cardinality} distinct ids, "
+                             f"up to {longest} per record -> pooled id list (mean)")
+            elif items in ("float", "double") and len(lengths) == 1:
+                size = lengths.pop()
+                dense.append({"name": name, "size": size, "transform": "signed_log1p"})
+                notes.append(f"{name}: {_type_name(base)} of fixed length {size} -> dense vector")
+            else:
+                notes.append(f"{name}: {_type_name(base)} -> left out (no fixed length / "
+                             "unsupported item type)")
+        else:
+            notes.append(f"{name}: {_type_name(base)} -> left out (unsupported type)")
+    if not ids and not dense:
+        raise ConfigError(f"{train_files[0]}: no usable feature besides the labels")
+    tasks = [{"name": label, "label": label, "group": label if model != "dcnv2" else "main"}
+             for label in labels]
+    config = {
+        "name": Path(train_files[0]).stem if model == "dcnv2" else model,
+        "data": {"train": list(train), "valid": list(valid), "test": list(test)},
+        "features": {"tables": tables, "ids": ids, "dense": dense, "history": None},
+        "tasks": tasks,
+        "model": _model_defaults(model),
+    }
+    ExperimentConfig.from_dict(config)   # validates before anything is written
+    return config, notes
+
+
+def _model_defaults(model: str) -> dict:
+    if model == "dcnv2":
+        # the standard CTR baseline: low-rank DCNv2 in parallel with an MLP
+        return {"name": "dcnv2", "hidden_units": [400, 400, 400], "tower_units": [],
+                "interaction": "dcnv2", "cross_layers": 3, "cross_rank": 64, "dropout": 0.1,
+                "multitask": "hard_sharing"}
+    return {"name": model}
+
+
+def init_config(train: Sequence[str], labels: Sequence[str], output: str | Path,
+                valid: Sequence[str] = (), test: Sequence[str] = (), model: str = "dcnv2",
+                overwrite: bool = False) -> Path:
+    """Writes the proposed config (YAML with comments, or JSON) to ``output``."""
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    config, notes = propose_config(train, labels, valid, test, model)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".json":
+        import json
+        output.write_text(json.dumps(config, indent=2) + "\n")
+        return output
+    header = ["# lirank-tf experiment config written by `lirank-tf init-config`.",
+              f"# model: {model}. Edit freely; `lirank-tf train --config {output.name} "
+              "--output-dir DIR` trains it.", "#", "# How each field of the Avro schema was mapped:"]
+    header += [f"#   {note}" for note in notes]
+    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100)
+    output.write_text("\n".join(header) + "\n\n" + body)
+    return output
