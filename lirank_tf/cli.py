@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"lirank-tf {args.command}: error: {error}", file=sys.stderr)
+        print(f"\nlirank-tf {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -133,12 +133,18 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
     tasks = [{"name": label, "label": label, "group": label if model != "dcnv2" else "main"}
              for label in labels]
     config = {
-        "name": Path(train_files[0]).stem if model == "dcnv2" else model,
+        "name": f"{model}_experiment",
         "data": {"train": list(train), "valid": list(valid), "test": list(test)},
         "features": {"tables": tables, "ids": ids, "dense": dense, "history": None},
         "tasks": tasks,
         "model": _model_defaults(model),
     }
+    if model == "dcnv2":
+        # plateau schedule and early stopping on validation AUC, as strong public CTR
+        # baselines are tuned (needs --valid files)
+        config["training"] = {"epochs": 10, "batch_size": 1024, "learning_rate": 1e-3,
+                              "early_stopping_patience": 2 if valid else 0,
+                              "reduce_lr_patience": 1 if valid else 0}
     ExperimentConfig.from_dict(config)   # validates before anything is written
     return config, notes
 

@@ -88,7 +88,8 @@ class DataConfig(ConfigBase):
     valid: list[str] = field(default_factory=list)
     test: list[str] = field(default_factory=list)
     shuffle_buffer_size: int = 20_000
-    reader: Literal["avro_op", "fastavro"] = "fastavro"
+    # avro_op: the C++ AvroTensorDataset (LiRank §4.2); fastavro: the pure-Python reference reader
+    reader: Literal["avro_op", "fastavro"] = "avro_op"
 
 
 @dataclasses.dataclass
@@ -166,6 +167,11 @@ class TrainingConfig(ConfigBase):
     decay: Literal["constant", "linear", "cosine"] = "cosine"
     clipnorm: float = 1.0
     steps_per_epoch: int = 0
+    # validation-driven schedule (0 = off); monitor "" means val_<first task>_auc
+    early_stopping_patience: int = 0
+    reduce_lr_patience: int = 0
+    reduce_lr_factor: float = 0.5
+    monitor: str = ""
     seed: int = 7
     verbose: int = 1
 

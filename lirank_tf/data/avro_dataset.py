@@ -211,3 +211,51 @@ def _assemble_ragged(raw: dict[str, Any], ragged: list[str]) -> dict[str, Any]:
         values, *splits = raw[name]
         batch[name] = tf.RaggedTensor.from_nested_row_splits(values, splits, validate=False)
     return batch
+
+
+def read_avro_file(path: str | tf.Tensor, features: Mapping[str, Feature]) -> dict[str, Any]:
+    """Every record of one Avro file as a single batch, decoded synchronously.
+
+    Uses the same C++ reader and decoder as ``AvroTensorDataset`` (op ``LirankAvroReadFile``)
+    without tf.data: for inspecting files, tools and tests. The whole file is held in memory.
+
+    Args:
+        path: str or scalar string tensor, an Avro object container file (any TF scheme).
+        features: dict {field name: spec}, as for ``AvroTensorDataset``.
+
+    Returns:
+        dict {name: Tensor | SparseTensor | RaggedTensor} with a batch dimension of the file's
+        record count.
+
+    Example:
+        >>> import tempfile, os, fastavro
+        >>> path = os.path.join(tempfile.mkdtemp(), "example.avro")
+        >>> schema = {"type": "record", "name": "r", "fields": [{"name": "x", "type": "int"}]}
+        >>> with open(path, "wb") as f:
+        ...     fastavro.writer(f, schema, [{"x": 1}, {"x": 2}])
+        >>> read_avro_file(path, {"x": DenseFeature(tf.int32)})["x"].numpy().tolist()
+        [1, 2]
+    """
+    checked = validate_features(features)
+    output_types = []
+    for name, spec in checked.items():
+        output_types += _specs(name, spec, None)[1]
+    components = load_ops_library().lirank_avro_read_file(
+        filename=path, features=spec_json(checked), output_types=output_types)
+    batch, position = {}, 0
+    for name, spec in checked.items():
+        if isinstance(spec, DenseFeature):
+            batch[name] = components[position]
+            position += 1
+        elif isinstance(spec, SparseFeature) or spec.output == "sparse":
+            indices, values, shape = tf.raw_ops.DeserializeSparse(
+                serialized_sparse=components[position], dtype=spec.dtype)
+            batch[name] = tf.SparseTensor(indices, values, shape)
+            position += 1
+        else:
+            parts = components[position:position + 1 + spec.ragged_rank]
+            batch[name] = tf.RaggedTensor.from_nested_row_splits(parts[0], parts[1:],
+                                                                 validate=False)
+            position += 1 + spec.ragged_rank
+    return batch
+

@@ -12,6 +12,8 @@ no-op or the identity) and under ``horovodrun -np N python train.py``::
                                    shard_embeddings=True)  #   dense grads; tables sharded
     model.compile(optimizer=keras.optimizers.Adam(        # Horovod: scale the learning rate
         distributed.WorldSizeWarmup(lr, context.size, warmup_steps)), loss=...)
+    if distributed.latest_checkpoint(run / "checkpoints"):  # resume: every worker restores
+        step = distributed.restore_checkpoint(model, run / "checkpoints")  # (skip step batches)
     model.fit(dataset, verbose=context.verbose(1),        # progress bar on rank 0 only
               callbacks=distributed.callbacks(checkpoint_dir=run / "checkpoints",
                                               checkpoint_every_steps=1000)
@@ -66,12 +68,13 @@ def wrap_model(model: keras.Model, context: DistributedContext | None = None, *,
         model: keras.Model; a built functional model when ``shard_embeddings``.
         context: ``DistributedContext`` or None (default): ``current_context()``.
         shard_embeddings: bool, default False: replace the embedding layers by sharded
-            twins (``shard_model``); otherwise every variable is data-parallel.
+            twins (``shard_model``) when there are two or more workers; otherwise (and in
+            a single process) every variable is data-parallel.
         row_wise, max_bytes_per_worker: passed to ``plan_sharding``.
         compression, sparse_as_dense: passed to ``DistributedModel``.
     """
     context = context if context is not None else current_context()
-    if shard_embeddings:
+    if shard_embeddings and context.size > 1:
         model = shard_model(model, context, row_wise=row_wise,
                             max_bytes_per_worker=max_bytes_per_worker)
     return DistributedModel(model, compression=compression, sparse_as_dense=sparse_as_dense,
@@ -104,7 +107,7 @@ def chief_only(callbacks: Sequence[keras.callbacks.Callback],
     """``callbacks`` on rank 0, none elsewhere (logs, TensorBoard, ``ModelCheckpoint`` of a
     data-parallel model): Horovod: only rank 0 writes logs and checkpoints."""
     context = context if context is not None else current_context()
-    return list(callbacks) if context.is_chief else []
+    return list(callbacks) if context.is_chief else []  # Horovod: rank 0 only
 
 
 __all__ = [

@@ -133,7 +133,8 @@ class StepWatchdog(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, name="lirank-step-watchdog", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name="lirank-step-watchdog",
+                                        daemon=True)
         self._thread.start()
 
     def on_train_batch_begin(self, batch, logs=None) -> None:

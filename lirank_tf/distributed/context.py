@@ -19,7 +19,9 @@ _COMPRESSIONS = ("none", "fp16")
 
 
 class DistributedContext:
-    """A process's place in the job (``rank`` of ``size``) and the collectives it uses."""
+    """A process's place in the job (``rank`` of ``size``) and the collectives it uses.
+
+    The base implementations are those of a job of one process (identities)."""
 
     rank: int = 0
     size: int = 1
@@ -32,7 +34,7 @@ class DistributedContext:
 
     def verbose(self, verbose: int | str = "auto") -> int | str:
         """``verbose`` for ``model.fit`` on the chief, 0 (no progress bar) on other ranks."""
-        return verbose if self.is_chief else 0
+        return verbose if self.is_chief else 0  # Horovod: logs and progress bar on rank 0 only
 
     def alltoall(self, tensor: tf.Tensor, splits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Sends ``tensor[sum(splits[:k]):sum(splits[:k+1])]`` to rank k; returns the
@@ -50,10 +52,6 @@ class DistributedContext:
     def average_values(self, values: Mapping[str, float]) -> dict[str, float]:
         """The average over ranks of each (scalar) entry of ``values``."""
         return {key: float(value) for key, value in values.items()}
-
-    def allgather_object(self, obj: object) -> list:
-        """``[obj of rank 0, obj of rank 1, ...]`` on every rank (small picklable objects)."""
-        return [obj]
 
     def barrier(self) -> None:
         """Returns when every rank has called it."""
@@ -107,9 +105,6 @@ class HorovodContext(DistributedContext):
             averaged[key] = float(self._hvd.allreduce(tensor, op=self._hvd.Average,
                                                       name=f"lirank_average_{key}"))
         return averaged
-
-    def allgather_object(self, obj):
-        return self._hvd.allgather_object(obj)
 
     def barrier(self):
         self._barriers += 1

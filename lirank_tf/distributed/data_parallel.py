@@ -83,6 +83,10 @@ class DistributedModel(keras.Model):
         if context.size == 1:
             return list(gradients)
         local = {id(v) for v in model_parallel_variables(self.wrapped_model)}
+        if local and getattr(getattr(self, "optimizer", None), "global_clipnorm", None):
+            raise ValueError("global_clipnorm cannot be used with sharded tables: each worker "
+                             "would clip by a different norm and the replicas would diverge; "
+                             "use clipnorm (per variable) or clipvalue")
         replicated = [i for i, (g, v) in enumerate(zip(gradients, variables))
                       if g is not None and id(v) not in local]
         # Horovod: average the gradients of replicated variables over workers.
@@ -91,6 +95,8 @@ class DistributedModel(keras.Model):
         synchronized = list(gradients)
         for i, gradient in zip(replicated, averaged):
             synchronized[i] = gradient
+        # Table shards: the all-to-all backward already summed every worker's row gradients
+        # on the owner; no allreduce, only the 1/N of the mean.
         for i, variable in enumerate(variables):
             if id(variable) in local and synchronized[i] is not None:
                 synchronized[i] = _scale_gradient(synchronized[i], 1.0 / context.size)

@@ -9,9 +9,9 @@ from lirank_tf.distributed.context import DistributedContext, current_context
 
 
 def scale_learning_rate(learning_rate: float, context: DistributedContext | None = None) -> float:
-    """``learning_rate * world size`` (Horovod: scale the learning rate by the number of workers)."""
+    """``learning_rate * world size``: the global batch is ``world size`` times larger."""
     context = context if context is not None else current_context()
-    return learning_rate * context.size
+    return learning_rate * context.size  # Horovod: scale the learning rate by the world size
 
 
 @keras.saving.register_keras_serializable(package="lirank_tf")
@@ -53,6 +53,7 @@ class WorldSizeWarmup(keras.optimizers.schedules.LearningRateSchedule):
         base = base(step) if callable(base) else keras.ops.cast(base, "float32")
         progress = 1.0 if self.warmup_steps == 0 else keras.ops.minimum(
             1.0, step / float(self.warmup_steps))
+        # Horovod: warm up from the single-worker rate to the rate scaled by the world size.
         return base * (1.0 + (self.world_size - 1) * progress)
 
     def get_config(self) -> dict:

@@ -74,7 +74,8 @@ def shard_model(model: keras.Model, context: DistributedContext | None = None, *
     """
     context = context if context is not None else current_context()
     if not isinstance(model, keras.Model) or not hasattr(model, "inputs") or model.inputs is None:
-        raise ValueError(f"model must be a built functional or sequential keras.Model, got {model!r}")
+        raise ValueError("model must be a built functional or sequential keras.Model, "
+                         f"got {model!r}")
     specs = table_specs(model)
     if not specs:
         raise ValueError(f"model {model.name!r} has no top-level layer of a shardable class "

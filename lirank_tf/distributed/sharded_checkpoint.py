@@ -62,31 +62,16 @@ def _write_npz(path: Path, arrays: dict) -> None:
     os.replace(temporary, path)
 
 
-def save_checkpoint(model: keras.Model, root: str | Path, step: int | None = None,
-                    context: DistributedContext | None = None, keep: int | None = None) -> Path:
-    """Saves ``model`` (weights and optimizer state) under ``root/step-NNNNNNNN``.
-
-    Collective: every worker must call it. ``step`` defaults to the optimizer's iteration
-    count (0 without optimizer); ``keep`` (int or None) prunes all but the newest ``keep``.
-    """
-    context = context if context is not None else current_context()
-    optimizer = _optimizer(model)
-    has_optimizer = optimizer is not None and optimizer.built
-    if step is None:
-        step = int(optimizer.iterations.numpy()) if has_optimizer else 0
-    path = Path(root) / f"step-{step:08d}"
-    path.mkdir(parents=True, exist_ok=True)
-    if context.is_chief:  # saving again at the same step: unmark it until rewritten
-        (path / MANIFEST).unlink(missing_ok=True)
-    context.barrier()
-    slots = optimizer_slots(optimizer, model.trainable_variables) if has_optimizer else {}
+def _table_arrays(model: keras.Model, slots: dict, context: DistributedContext) -> tuple:
+    """This worker's table rows (and their slots) as npz arrays with their index; the ids of
+    all table variables and slots; ``{key: [rows, dim]}`` of every table."""
     arrays, index, table_ids, shapes = {}, [], set(), {}
     for variable, segments, replicated, rows in _tables(model):
         table_ids.add(id(variable))
         table_ids.update(id(s) for s in slots.get(id(variable), {}).values())
         shapes.update({key: [n, int(variable.shape[1])] for key, n in rows.items()})
         if replicated and not context.is_chief:
-            continue
+            continue  # every worker holds it: rank 0 saves it
         value = variable.numpy()
         slot_values = {name: s.numpy() for name, s in slots.get(id(variable), {}).items()}
         for segment in segments:
@@ -98,12 +83,34 @@ def save_checkpoint(model: keras.Model, root: str | Path, step: int | None = Non
             index.append({"key": segment.key, "row_start": segment.row_start,
                           "row_end": segment.row_end, "slots": sorted(slot_values)})
     arrays["index"] = np.array(json.dumps(index))
+    return arrays, table_ids, shapes
+
+
+def save_checkpoint(model: keras.Model, root: str | Path, step: int | None = None,
+                    context: DistributedContext | None = None, keep: int | None = None) -> Path:
+    """Saves ``model`` (weights and optimizer state) under ``root/step-NNNNNNNN``.
+
+    Collective: every worker must call it. ``step`` defaults to the optimizer's iteration
+    count (0 without optimizer); ``keep`` (int or None) prunes all but the newest ``keep``.
+    """
+    context = context if context is not None else current_context()
+    optimizer = _optimizer(model)
+    has_optimizer = optimizer is not None and optimizer.built
+    slots = optimizer_slots(optimizer, model.trainable_variables) if has_optimizer else {}
+    arrays, table_ids, shapes = _table_arrays(model, slots, context)
+    weights = [v for v in model.weights if id(v) not in table_ids]
+    if len({v.path for v in weights}) != len(weights):  # checked on every worker
+        raise ValueError("the model has several weights with the same path; give its layers "
+                         "unique names")
+    if step is None:
+        step = int(optimizer.iterations.numpy()) if has_optimizer else 0
+    path = Path(root) / f"step-{step:08d}"
+    path.mkdir(parents=True, exist_ok=True)
+    if context.is_chief:  # saving again at the same step: unmark it until rewritten
+        (path / MANIFEST).unlink(missing_ok=True)
+    context.barrier()
     _write_npz(path / f"tables-rank{context.rank:05d}.npz", arrays)
     if context.is_chief:  # Horovod: rank 0 alone writes the replicated state.
-        weights = [v for v in model.weights if id(v) not in table_ids]
-        if len({v.path for v in weights}) != len(weights):
-            raise ValueError("the model has several weights with the same path; give its layers "
-                             "unique names")
         replicated = {f"weight/{v.path}": v.numpy() for v in weights}
         if has_optimizer:
             replicated.update({f"optimizer/{v.name}": v.numpy()
@@ -197,7 +204,8 @@ def restore_checkpoint(model: keras.Model, path: str | Path,
                 table_ids.add(id(target))
                 values = np.zeros(target.shape, target.dtype)
                 for s in segments:
-                    _assign_rows(values, pieces, s.key, s.row_start, s.row_end, s.local_offset, member)
+                    _assign_rows(values, pieces, s.key, s.row_start, s.row_end, s.local_offset,
+                                 member)
                 target.assign(values)
     finally:
         for data in files:

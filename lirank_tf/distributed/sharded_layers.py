@@ -39,7 +39,8 @@ class ShardedTables:
         if isinstance(sharding_plan, Mapping):
             sharding_plan = ShardingPlan.from_dict(sharding_plan)
         if not isinstance(sharding_plan, ShardingPlan):
-            raise ValueError(f"sharding_plan must be a ShardingPlan or its dict, got {sharding_plan!r}")
+            raise ValueError("sharding_plan must be a ShardingPlan or its dict, "
+                             f"got {sharding_plan!r}")
         self.table_keys = {name: table_key(self.name, name) for name in table_rows}
         plan = sharding_plan.subset(self.table_keys.values())
         for name, rows in table_rows.items():
@@ -50,6 +51,7 @@ class ShardedTables:
         self.distributed_context = context if context is not None else current_context()
         self._lookup = ShardedLookup(plan, dim, self.distributed_context)
         self.supports_jit = False  # Horovod ops have no XLA kernels
+        self.autocast = False
 
     def _build_shard_rows(self, initializer, dim: int) -> None:
         self.shard_rows = self.add_weight(name="shard_rows", initializer=initializer,
@@ -57,7 +59,9 @@ class ShardedTables:
 
     def lookup_tables(self, indices: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{table name: rows}`` of ``{table name: int ids}`` (collective over workers)."""
-        rows = self._lookup(tf.convert_to_tensor(self.shard_rows),
+        # ``value`` is the resource variable itself: gathers read rows, not a copy of the
+        # table (``autocast`` is off, as in keras.layers.Embedding, for the same reason).
+        rows = self._lookup(self.shard_rows.value,
                             {self.table_keys[name]: ids for name, ids in indices.items()})
         return {name: rows[self.table_keys[name]] for name in indices}
 
@@ -165,7 +169,9 @@ class ShardedQRHashEmbedding(ShardedTables, QRHashEmbedding):
     inherits them); only the table lookups go through the all-to-alls, all tables of the
     layer in one exchange::
 
-        e(id) = Q_B[q(B)] + R_B[r(B)] + Q_C[q(C)] + R_C[r(C)]    (tables "{name}/quotient_table_low", ...)
+        e(id) = Q_B[q(B)] + R_B[r(B)] + Q_C[q(C)] + R_C[r(C)]
+
+    (tables ``"{name}/quotient_table_low"``, ``"{name}/remainder_table_low"``, ...)
 
     Args:
         *args, **kwargs: those of ``QRHashEmbedding``.
@@ -174,8 +180,9 @@ class ShardedQRHashEmbedding(ShardedTables, QRHashEmbedding):
 
     Example:
         >>> from lirank_tf.distributed.sharding_plan import TableSpec, plan_sharding
-        >>> specs = [TableSpec(f"q/{kind}_table_{half}", rows=n, dim=4)
-        ...          for half in ("low", "high") for kind, n in (("quotient", 50), ("remainder", 7))]
+        >>> rows = {"quotient": 50, "remainder": 7}
+        >>> specs = [TableSpec(f"q/{kind}_table_{half}", rows=rows[kind], dim=4)
+        ...          for half in ("low", "high") for kind in rows]
         >>> layer = ShardedQRHashEmbedding(embedding_dim=4, num_quotient_buckets=50,
         ...     num_remainder_buckets=7, sharding_plan=plan_sharding(specs, 1), name="q")
         >>> tuple(layer(tf.constant(["a", "b"])).shape)

@@ -98,7 +98,8 @@ class ShardedLookup:
                      + tf.gather(tf.constant(self._shard_offsets), shard))
         return owner, local_row
 
-    def __call__(self, shard_rows: tf.Tensor, indices: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def __call__(self, shard_rows: tf.Tensor,
+                 indices: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Rows ``[..., dim]`` of each ``indices[key]`` (int, any shape, in ``[0, rows)``).
 
         Every worker must call this (it is collective), with the same table keys."""
@@ -128,6 +129,6 @@ class ShardedLookup:
         sizes = tf.stack([tf.size(ids) for ids in flat])
         for key, piece in zip(keys, tf.split(values, sizes, num=len(keys))):
             shape = tf.concat([tf.shape(indices[key], out_type=tf.int32), [self.dim]], axis=0)
-            outputs[key] = tf.ensure_shape(tf.reshape(piece, shape),
-                                           tf.TensorShape(indices[key].shape).concatenate([self.dim]))
+            static_shape = tf.TensorShape(indices[key].shape).concatenate([self.dim])
+            outputs[key] = tf.ensure_shape(tf.reshape(piece, shape), static_shape)
         return outputs

@@ -32,7 +32,8 @@ class TableSpec:
         for name in ("rows", "dim", "bytes_per_value"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} of table {self.key!r} must be a positive int, got {value!r}")
+                raise ValueError(f"{name} of table {self.key!r} must be a positive int, "
+                                 f"got {value!r}")
 
     @property
     def num_bytes(self) -> int:
@@ -70,7 +71,8 @@ class ShardingPlan:
                 raise ValueError(f"the shards of table {key!r} must start at row 0, got {shards}")
             for before, after in zip(shards, shards[1:]):
                 if after.row_start != before.row_end:
-                    raise ValueError(f"the shards of table {key!r} must be contiguous, got {shards}")
+                    raise ValueError(f"the shards of table {key!r} must be contiguous, "
+                                     f"got {shards}")
             ranks = [s.rank for s in shards]
             if len(set(ranks)) != len(ranks) or not all(0 <= r < self.world_size for r in ranks):
                 raise ValueError(f"the shards of table {key!r} need distinct ranks in "
@@ -91,7 +93,8 @@ class ShardingPlan:
         keys = list(keys)
         missing = [k for k in keys if k not in self.placements]
         if missing:
-            raise ValueError(f"the sharding plan has no table {missing}; it has {sorted(self.placements)}")
+            raise ValueError(f"the sharding plan has no table {missing}; "
+                             f"it has {sorted(self.placements)}")
         return ShardingPlan(self.world_size, {k: self.placements[k] for k in keys})
 
     def bytes_per_rank(self, tables: Sequence[TableSpec]) -> list[int]:

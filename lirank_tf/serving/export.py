@@ -2,16 +2,27 @@
 
 Signatures:
 
-* ``serving_default``: raw features as dense tensors. String ids ``string [batch]``; id lists
-  and history item ids ``string [batch, n]`` padded with ``""``; integer ids ``int64``, -1 for
-  "no id" and as list padding; history action types ``int64 [batch, n]`` aligned with the items; numeric features ``float32 [batch]`` or
-  ``[batch, size]`` (NaN for a missing value: the feature's default is used).
+* ``serving_default``: raw features as dense tensors, one row per candidate. String ids
+  ``string [batch]``; id lists and history item ids ``string [batch, n]`` padded with
+  ``""``; history action types ``int64 [batch, n]`` aligned with the items; numeric
+  features ``float32 [batch]`` or ``[batch, size]``.
 * ``serve_examples``: ``string [batch]`` serialized ``tf.Example``s with the same feature names
   (id lists as bytes lists, action types as int64 lists, numeric features as float lists;
   absent features take the empty string / empty list / the configured default).
+* ``serve_candidates`` (models with an ``AmortizedHistoryEncoder`` only): the inputs of
+  ``serving_default`` for one member, with the history fields in one row and the other
+  features in one row per candidate (or one row shared by all); the history is encoded
+  once for all candidates (see ``lirank_tf.serving.amortized``).
 
 Outputs: ``<task>`` probability ``float32 [batch]`` for every task and ``score``, the linear
 combination ``sum_t score_weight_t * p_t`` (LiRank §3.1). Only stock TensorFlow ops are used.
+
+Requests are checked first (``lirank_tf.serving.validation``): a wrong shape, rows that
+disagree or misaligned history fields fail with an error naming the feature. Defaults: a
+NaN numeric value takes the feature's default, an empty history or id embeds to zeros.
+
+``quantize="int8"`` exports the embedding tables as middle-max int8 rows (LiRank §3.13,
+``lirank_tf.serving.quantize``), dequantised at lookup with stock ops.
 """
 
 from __future__ import annotations
@@ -23,6 +34,11 @@ import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import RawField, raw_fields
+from lirank_tf.serving.amortized import (broadcast_to_candidates, has_amortized_history,
+                                         member_candidates_checks)
+from lirank_tf.serving.quantize import check_quantize, quantize_embedding_tables
+from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
+                                          same_rows_checks)
 from lirank_tf.transform import TransformationModel
 
 
@@ -32,8 +48,6 @@ def raw_signature(fields: list[RawField]) -> dict[str, tf.TensorSpec]:
     for field in fields:
         if field.kind == "string":
             specs[field.name] = tf.TensorSpec([None], tf.string, name=field.name)
-        elif field.kind == "int":
-            specs[field.name] = tf.TensorSpec([None], tf.int64, name=field.name)
         elif field.kind == "string_list":
             specs[field.name] = tf.TensorSpec([None, None], tf.string, name=field.name)
         elif field.kind == "int_list":
@@ -50,8 +64,6 @@ def example_parse_spec(fields: list[RawField]) -> dict:
     for field in fields:
         if field.kind == "string":
             spec[field.name] = tf.io.FixedLenFeature([], tf.string, default_value="")
-        elif field.kind == "int":
-            spec[field.name] = tf.io.FixedLenFeature([], tf.int64, default_value=-1)
         elif field.kind == "string_list":
             spec[field.name] = tf.io.RaggedFeature(tf.string, row_splits_dtype=tf.int64)
         elif field.kind == "int_list":
@@ -65,7 +77,8 @@ def example_parse_spec(fields: list[RawField]) -> dict:
 
 
 class ServingModule(tf.Module):
-    """The stitched serving graph: transformation model -> ranking model -> score."""
+    """The stitched serving graph: request checks -> transformation model -> ranking model
+    -> score."""
 
     def __init__(self, config: ExperimentConfig, transform: TransformationModel, model: keras.Model) -> None:
         super().__init__(name="lirank_serving")
@@ -74,10 +87,28 @@ class ServingModule(tf.Module):
         self.model = model
         self.fields = raw_fields(config)
         self._weights = {t.name: t.score_weight for t in config.tasks}
-        specs = raw_signature(self.fields)
-        self.serve = tf.function(self._serve, input_signature=[specs])
+        self._specs = raw_signature(self.fields)
+        history = config.features.history
+        self._row_reference = history.candidate_field if history else self.fields[0].name
+        self.serve = tf.function(self._serve, input_signature=[self._specs])
         self.serve_examples = tf.function(
             self._serve_examples, input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        self.serve_candidates = None
+        if history is not None and has_amortized_history(model):
+            self.serve_candidates = tf.function(self._serve_candidates,
+                                                input_signature=[self._specs])
+
+    def signatures(self) -> dict[str, tf.types.experimental.PolymorphicFunction]:
+        """``{signature name: tf.function}`` of the export (traced by ``tf.saved_model.save``
+        itself: a trace made before saving is not reused inside the save context)."""
+        signatures = {"serving_default": self.serve, "serve_examples": self.serve_examples}
+        if self.serve_candidates is not None:
+            signatures["serve_candidates"] = self.serve_candidates
+        return signatures
+
+    def _history_checks(self, raw: dict) -> list:
+        history = self.config.features.history
+        return history_checks(raw, history) if history is not None else []
 
     def _score(self, raw: dict) -> dict[str, tf.Tensor]:
         outputs = self.model(self.transform(raw), training=False)
@@ -86,19 +117,43 @@ class ServingModule(tf.Module):
         return results
 
     def _serve(self, raw: dict) -> dict[str, tf.Tensor]:
-        return self._score(raw)
+        raw = check_shapes(raw, self._specs)
+        checks = same_rows_checks(raw, self._row_reference, sorted(raw)) + self._history_checks(raw)
+        return self._score(after_checks(raw, checks))
 
     def _serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._score(tf.io.parse_example(examples, example_parse_spec(self.fields)))
+        raw = tf.io.parse_example(examples, example_parse_spec(self.fields))
+        return self._score(after_checks(raw, self._history_checks(raw)))
+
+    def _serve_candidates(self, raw: dict) -> dict[str, tf.Tensor]:
+        history = self.config.features.history
+        raw = check_shapes(raw, self._specs)
+        checks = member_candidates_checks(raw, history) + self._history_checks(raw)
+        return self._score(broadcast_to_candidates(after_checks(raw, checks), history))
 
 
 def export_serving_model(config: ExperimentConfig, transform: TransformationModel,
-                         model: keras.Model, export_dir: str | Path) -> Path:
-    """Writes the SavedModel with ``serving_default`` and ``serve_examples`` signatures."""
+                         model: keras.Model, export_dir: str | Path, *,
+                         quantize: str | None = None,
+                         row_params_dtype: str = "float16") -> Path:
+    """Writes the SavedModel with the signatures of this module's docstring.
+
+    Args:
+        config: the experiment config of ``transform`` and ``model``.
+        transform: the fitted transformation model.
+        model: the trained ranking model.
+        export_dir: where to write the SavedModel.
+        quantize: "none" or "int8"; None (default) means ``config.export.quantize``.
+        row_params_dtype: with int8, the dtype of each table row's middle and scale,
+            "float16" (default) or "float32" (see ``lirank_tf.serving.int8_tables``).
+
+    Returns:
+        ``export_dir`` as a Path.
+    """
     export_dir = Path(export_dir)
+    quantize = check_quantize(config.export.quantize if quantize is None else quantize)
+    if quantize == "int8":
+        model = quantize_embedding_tables(model, row_params_dtype)
     module = ServingModule(config, transform, model)
-    tf.saved_model.save(module, str(export_dir), signatures={
-        "serving_default": module.serve.get_concrete_function(),
-        "serve_examples": module.serve_examples.get_concrete_function(),
-    })
+    tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
     return export_dir

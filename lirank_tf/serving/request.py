@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from lirank_tf.config import HistoryConfig
 from lirank_tf.data.raw_features import RawField
 
 
@@ -53,3 +54,13 @@ def records_to_examples(records: Sequence[dict], fields: Sequence[RawField]) -> 
                 feature[field.name] = tf.train.Feature(float_list=tf.train.FloatList(value=floats))
         examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return examples
+
+
+def records_to_candidates_request(member: dict, candidates: Sequence[dict], fields: Sequence[RawField],
+                                  history: HistoryConfig) -> dict[str, np.ndarray]:
+    """The ``serve_candidates`` inputs: ``member``'s history in one row, every other feature
+    from ``candidates`` (one row each)."""
+    history_names = {history.item_field, history.action_field}
+    request = records_to_request(candidates, [f for f in fields if f.name not in history_names])
+    request.update(records_to_request([member], [f for f in fields if f.name in history_names]))
+    return request

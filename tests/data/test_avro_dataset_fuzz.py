@@ -13,5 +13,5 @@ def test_thousands_of_mutants_give_clean_errors_or_correct_data(tmp_path):
     assert stats.cases == 2400
     # both outcomes must actually occur, or the harness is not exercising anything
     assert stats.clean_errors > 500, stats
-    assert stats.compared_with_fastavro > 100, stats
+    assert stats.compared_with_fastavro > 50, stats
     assert set(stats.error_types) == {"InvalidArgumentError", "DataLossError"}, stats

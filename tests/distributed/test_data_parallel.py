@@ -9,6 +9,7 @@ import tensorflow as tf
 from dist_fake_contexts import RecordingContext
 from hvd_toy_model import batches, build_plain_model, make_examples, make_optimizer
 from layer_checks import assert_doctests_pass
+from lirank_tf import distributed
 from lirank_tf.distributed import data_parallel
 from lirank_tf.distributed.context import SingleProcessContext
 from lirank_tf.distributed.data_parallel import DistributedModel, WorkerFailureError, unwrap
@@ -50,6 +51,9 @@ def test_replicated_gradients_are_allreduced_and_shard_gradients_divided_by_size
     assert (name, compression, sparse_as_dense) == ("allreduce_gradients", "fp16", True)
     replicated = [g for g, v in zip(gradients, variables) if id(v) not in shards and g is not None]
     assert len(sent) == len(replicated) and all(a is b for a, b in zip(sent, replicated))
+    model.compile(optimizer=keras.optimizers.SGD(global_clipnorm=1.0), loss="mse")
+    with pytest.raises(ValueError, match="global_clipnorm cannot be used with sharded tables"):
+        model.synchronize_gradients(gradients, variables)
     for gradient, variable in zip(synchronized, variables):
         if id(variable) in shards:
             np.testing.assert_array_equal(gradient.values.numpy(), np.full([2, variable.shape[1]], 0.5))
@@ -98,3 +102,13 @@ def test_invalid_arguments_raise_and_doctests_pass():
     with pytest.raises(ValueError, match="model must be a keras.Model"):
         DistributedModel(keras.layers.Dense(1))
     assert_doctests_pass(data_parallel)
+
+
+def test_wrap_model_shards_only_with_several_workers():
+    plain = build_plain_model(1)
+    single = distributed.wrap_model(plain, SingleProcessContext(), shard_embeddings=True)
+    assert unwrap(single) is plain
+    two = distributed.wrap_model(plain, RecordingContext(0, 2), shard_embeddings=True,
+                                 row_wise=["item_embedding/embeddings"], compression="fp16")
+    assert unwrap(two) is not plain and two.compression == "fp16"
+    assert len(unwrap(two).sharding_plan.placements["item_embedding/embeddings"]) == 2

@@ -83,3 +83,23 @@ def test_models_that_cannot_be_sharded_raise():
 
     with pytest.raises(ValueError, match="must be a built functional or sequential"):
         shard_model(Subclassed(), SingleProcessContext())
+
+
+def test_the_project_feed_model_shards_across_two_thread_ranks():
+    from lirank_tf.config.experiments import get_experiment
+    from lirank_tf.models import build_model
+
+    plain = build_model(get_experiment("feed"))
+    group = ThreadGroup(2)
+    models = [shard_model(plain, group.context(rank), broadcast_tables=False) for rank in range(2)]
+    assert any(isinstance(layer, ShardedQRHashEmbedding) for layer in models[0].layers)
+    rng = np.random.default_rng(0)  # small ids: valid for every table, hashed or not
+    inputs = [{i.name: tf.constant(rng.integers(1, 4, [3, *i.shape[1:]]), i.dtype)
+               if i.dtype == "int64" else tf.constant(rng.random([3, *i.shape[1:]]), i.dtype)
+               for i in plain.inputs} for _ in range(2)]
+    outputs = group.run(lambda rank: models[rank](inputs[rank]))
+    for rank in range(2):
+        expected = plain(inputs[rank])
+        for task, value in expected.items():
+            np.testing.assert_allclose(outputs[rank][task].numpy(), value.numpy(), rtol=1e-5,
+                                       atol=1e-6, err_msg=task)

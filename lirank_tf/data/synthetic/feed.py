@@ -8,8 +8,15 @@ policy; each task's logit combines the viewer-post affinity, post quality, histo
 (the viewer's past interactions with the actor), hashtag overlap, an affinity x activity
 interaction, position bias, content type and virality; dwell time is log-normal per context and
 ``long_dwell`` is dwell above the day's 90th percentile of its (position bucket, content type,
-platform) cluster. Interactions of day d enter the histories seen from day d + 1 on.
+platform) cluster (the thresholds of every day are saved in ``long_dwell_thresholds.json``).
+Interactions of day d enter the histories seen from day d + 1 on.
 Deterministic given the seed. Days are split into train / valid / test (the last days test).
+
+Two options serve the explore/exploit and replay experiments (off by default, so the default
+output is unchanged): ``randomize_top_n`` shuffles the top N positions of every session
+uniformly (the pseudo-random logging policy of the offline replay metric, LiRank §5.2), and
+``FeedSimulator.simulate_day(day, ranker)`` lets a ranking model choose each session's
+``session_length`` posts among ``candidates_per_session`` candidates (a bandit replay).
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ import json
 import math
 from collections import Counter, deque
 from pathlib import Path
+from typing import Callable
 
 import fastavro
 import numpy as np
 
 from lirank_tf.data.synthetic.world import CONTENT_TYPES, PLATFORMS, Posts, World, concat_posts
-from lirank_tf.labels import long_dwell_labels, long_dwell_thresholds
+from lirank_tf.labels import DailyLongDwellThresholds, long_dwell_clusters, long_dwell_labels
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "feed.avsc"
 TASKS = ("click", "like", "comment", "share", "vote")
@@ -42,6 +50,10 @@ CONTENT_TYPE_EFFECT = {"click": (0.0, 0.2, 0.4, 0.3), "like": (0.0, 0.3, 0.1, -0
 ACTION_OF_TASK = {"click": 0, "like": 1, "comment": 2, "share": 3, "vote": 4, "long_dwell": 5}
 DWELL_SIGMA = 0.7
 DENSE_SIZE = 16
+THRESHOLDS_FILE = "long_dwell_thresholds.json"
+
+# scores candidate records (features only, position 0) -> one score per record, higher first
+Ranker = Callable[[list[dict]], np.ndarray]
 
 
 @dataclasses.dataclass
@@ -61,6 +73,10 @@ class FeedSimulatorConfig:
     long_dwell_percentile: float = 90.0
     codec: str = "deflate"
     seed: int = 0
+    # the top N positions of every session in uniformly random order (0 or 1: off), LiRank §5.2
+    randomize_top_n: int = 0
+    # candidates a ranker chooses each session's posts from (only with simulate_day(ranker=...))
+    candidates_per_session: int = 30
 
     def __post_init__(self) -> None:
         if self.num_days < self.valid_days + self.test_days + 1:
@@ -70,6 +86,11 @@ class FeedSimulatorConfig:
             raise ValueError(f"codec must be null, deflate or snappy, got {self.codec!r}")
         if self.impressions_per_day < self.session_length:
             raise ValueError(f"impressions_per_day must be >= session_length, got {self.impressions_per_day}")
+        if not 0 <= self.randomize_top_n <= self.session_length:
+            raise ValueError(f"randomize_top_n must be in [0, session_length={self.session_length}], "
+                             f"got {self.randomize_top_n}")
+        if self.candidates_per_session < 1:
+            raise ValueError(f"candidates_per_session must be positive, got {self.candidates_per_session}")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -90,8 +111,16 @@ class FeedSimulator:
         self.posts_by_day: list[tuple[int, Posts]] = []
         self.connections = self.rng.lognormal(4.0, 1.0, config.num_members).astype(np.int64)
         self.actor_posts = Counter()
+        self.long_dwell = DailyLongDwellThresholds(config.long_dwell_percentile)
 
-    def simulate_day(self, day: int) -> list[dict]:
+    def simulate_day(self, day: int, ranker: Ranker | None = None) -> list[dict]:
+        """The impressions of ``day``, in session order.
+
+        Without ``ranker`` each session shows the logging policy's top ``session_length`` posts.
+        With ``ranker``, each session's ``candidates_per_session`` most relevant posts (for the
+        logging policy) are given to ``ranker`` as records without labels (position 0), and the
+        ``session_length`` best-scored ones are shown, in score order.
+        """
         cfg, rng, world = self.config, self.rng, self.world
         if day > 0:
             world.drift(cfg.daily_drift)
@@ -107,66 +136,138 @@ class FeedSimulator:
         hours = rng.integers(0, 24, n_sessions)
         affinity_all = world.member_factor[viewers] @ pool.factor.T
         policy = 1.0 * affinity_all + rng.gumbel(0.0, 1.0, affinity_all.shape)
-        chosen = np.argsort(-policy, axis=1)[:, :cfg.session_length]   # logging policy order
+        if ranker is None:
+            chosen = self._randomize_top(np.argsort(-policy, axis=1)[:, :cfg.session_length])
+            shown = self._impressions(day, pool, pool_day, viewers, hours, chosen)
+            oracle, labels, dwell = self._outcomes(day, shown)
+            records = self._feature_records(day, shown, pool, self._dense(shown))
+        else:
+            shown, records = self._ranked(day, pool, pool_day, viewers, hours, policy, ranker)
+            oracle, labels, dwell = self._outcomes(day, shown)
+        for i, record in enumerate(records):
+            record["dwell_time_seconds"] = float(dwell[i])
+            for task in (*TASKS, "long_dwell"):
+                record[task] = int(labels[task][i])
+                record[f"oracle_{task}"] = float(oracle[task][i])
+        self._update_histories(shown["viewer"], shown["actor"], pool.ids[shown["post"]], labels)
+        return records
 
-        viewer = np.repeat(viewers, cfg.session_length)
-        hour = np.repeat(hours, cfg.session_length)
-        position = np.tile(np.arange(cfg.session_length), n_sessions)
+    def _randomize_top(self, order: np.ndarray) -> np.ndarray:
+        """``order`` with the first ``randomize_top_n`` columns of every row shuffled."""
+        top = self.config.randomize_top_n
+        if top <= 1:
+            return order
+        order = order.copy()
+        order[:, :top] = self.rng.permuted(order[:, :top], axis=1)
+        return order
+
+    def _ranked(self, day, pool, pool_day, viewers, hours, policy, ranker):
+        """Impressions and feature records of the posts ``ranker`` puts first in each session."""
+        cfg = self.config
+        width = cfg.candidates_per_session
+        if width < cfg.session_length:
+            raise ValueError(f"candidates_per_session ({width}) must be >= session_length "
+                             f"({cfg.session_length}) to rank with a ranker")
+        candidates = np.argsort(-policy, axis=1)[:, :width]
+        everyone = self._impressions(day, pool, pool_day, viewers, hours, candidates)
+        everyone["position"] = np.zeros_like(everyone["position"])
+        records = self._feature_records(day, everyone, pool, self._dense(everyone))
+        scores = np.asarray(ranker(records), dtype=np.float64).reshape(-1)
+        if scores.shape != (len(records),):
+            raise ValueError(f"ranker must return one score per candidate record ({len(records)}), "
+                             f"got shape {scores.shape}")
+        best = np.argsort(-scores.reshape(len(viewers), width), axis=1, kind="stable")
+        best = self._randomize_top(best[:, :cfg.session_length])
+        picked = (np.arange(len(viewers))[:, None] * width + best).reshape(-1)
+        shown = {key: values[picked] for key, values in everyone.items()}
+        shown["position"] = np.tile(np.arange(cfg.session_length), len(viewers))
+        records = [dict(records[i], position=int(p)) for i, p in zip(picked, shown["position"])]
+        return shown, records
+
+    def _impressions(self, day, pool, pool_day, viewers, hours, chosen) -> dict[str, np.ndarray]:
+        """Per impression (session-major): who sees which post where, and the latent terms."""
+        cfg, rng, world = self.config, self.rng, self.world
+        n_sessions, width = chosen.shape
+        viewer = np.repeat(viewers, width)
+        hour = np.repeat(hours, width)
         post = chosen.reshape(-1)
         n = len(post)
-        session_id = np.repeat(day * 1_000_000 + np.arange(n_sessions), cfg.session_length)
         actor = pool.actor[post]
-        affinity = np.einsum("ij,ij->i", world.member_factor[viewer], pool.factor[post])
         age = np.maximum(0.5, (day - pool_day[post]) * 24.0 + hour - pool.hour[post])
-        viral_boost = np.where(pool.viral[post], 1.5 * np.exp(-age / 6.0), 0.0)
-        tag_match = np.array([len(np.intersect1d(world.member_hashtags[v], pool.hashtags[p]))
-                              for v, p in zip(viewer, post)], dtype=np.float64)
-        hist_match = np.array([sum(1 for _, _, a in self.history[v] if a == actor[i])
-                               for i, v in enumerate(viewer)], dtype=np.float64)
-        quality = pool.quality[post]
-        content_type = pool.content_type[post]
-        platform = rng.choice(len(PLATFORMS), size=n, p=[0.4, 0.35, 0.25])
-        activity_term = np.log(activity[viewer])
+        return {
+            "viewer": viewer, "hour": hour, "post": post, "actor": actor, "age": age,
+            "position": np.tile(np.arange(width), n_sessions),
+            "session_id": np.repeat(day * 1_000_000 + np.arange(n_sessions), width),
+            "affinity": np.einsum("ij,ij->i", world.member_factor[viewer], pool.factor[post]),
+            "viral_boost": np.where(pool.viral[post], 1.5 * np.exp(-age / 6.0), 0.0),
+            "tag_match": np.array([len(np.intersect1d(world.member_hashtags[v], pool.hashtags[p]))
+                                   for v, p in zip(viewer, post)], dtype=np.float64),
+            "hist_match": np.array([sum(1 for _, _, a in self.history[v] if a == actor[i])
+                                    for i, v in enumerate(viewer)], dtype=np.float64),
+            "quality": pool.quality[post],
+            "content_type": pool.content_type[post],
+            "platform": rng.choice(len(PLATFORMS), size=n, p=[0.4, 0.35, 0.25]),
+        }
 
+    def _outcomes(self, day: int, imp: dict) -> tuple[dict, dict, np.ndarray]:
+        """True probabilities, sampled labels and dwell times of the shown impressions."""
+        rng = self.rng
+        n = len(imp["post"])
+        affinity, position, content_type = imp["affinity"], imp["position"], imp["content_type"]
+        activity_term = np.log(self.world.member_activity[imp["viewer"]])
         oracle, labels = {}, {}
         for task, (bias, w_aff, w_q, w_hist, w_tag, w_viral, w_pos) in TASK_COEFFICIENTS.items():
-            logit = (bias + w_aff * affinity + w_q * quality + w_hist * np.minimum(hist_match, 3) / 3
-                     + w_tag * tag_match + w_viral * viral_boost - w_pos * position
+            logit = (bias + w_aff * affinity + w_q * imp["quality"]
+                     + w_hist * np.minimum(imp["hist_match"], 3) / 3
+                     + w_tag * imp["tag_match"] + w_viral * imp["viral_boost"] - w_pos * position
                      + 0.8 * affinity * activity_term
                      + np.asarray(CONTENT_TYPE_EFFECT[task])[content_type])
             oracle[task] = _sigmoid(logit)
             labels[task] = (rng.random(n) < oracle[task]).astype(np.int32)
 
         dwell_mean = (1.5 + np.array([0.0, 0.3, 1.0, 0.8])[content_type]
-                      + np.array([0.2, 0.0, -0.1])[platform] - 0.03 * position
-                      + 1.2 * affinity + 0.3 * quality + 0.4 * labels["click"])
+                      + np.array([0.2, 0.0, -0.1])[imp["platform"]] - 0.03 * position
+                      + 1.2 * affinity + 0.3 * imp["quality"] + 0.4 * labels["click"])
         dwell = np.exp(dwell_mean + rng.normal(0.0, DWELL_SIGMA, n))
-        clusters = (np.minimum(position // 3, 3) * 100 + content_type * 10 + platform)
-        thresholds = long_dwell_thresholds(dwell, clusters, cfg.long_dwell_percentile)
+        clusters = long_dwell_clusters(position, content_type, imp["platform"])
+        thresholds = self.long_dwell.fit_day(day, dwell, clusters)
         labels["long_dwell"] = long_dwell_labels(dwell, clusters, thresholds)
         limit = np.array([thresholds[int(c)] for c in clusters])
         z = (np.log(limit) - dwell_mean) / DWELL_SIGMA
         oracle["long_dwell"] = 0.5 * np.array([math.erfc(v / math.sqrt(2.0)) for v in z])
+        return oracle, labels, dwell
 
-        likes_so_far = rng.poisson(np.exp(1.5 + quality + viral_boost + 0.1 * np.minimum(age, 24)))
+    def _dense(self, imp: dict) -> np.ndarray:
+        """The ``dense_features`` vector of every impression (count / affinity features)."""
+        rng, world = self.rng, self.world
+        n = len(imp["post"])
+        viewer, actor, age = imp["viewer"], imp["actor"], imp["age"]
+        likes_so_far = rng.poisson(np.exp(1.5 + imp["quality"] + imp["viral_boost"]
+                                          + 0.1 * np.minimum(age, 24)))
         dense = np.stack([
-            world.follower_count[actor].astype(np.float64), activity[viewer], age, likes_so_far,
-            tag_match, affinity + rng.normal(0.0, 0.3, n), self.connections[viewer],
-            np.array([self.actor_posts[a] for a in actor], dtype=np.float64), hist_match,
+            world.follower_count[actor].astype(np.float64), world.member_activity[viewer], age,
+            likes_so_far, imp["tag_match"], imp["affinity"] + rng.normal(0.0, 0.3, n),
+            self.connections[viewer],
+            np.array([self.actor_posts[a] for a in actor], dtype=np.float64), imp["hist_match"],
             *(rng.lognormal(1.0, 1.0, n) for _ in range(4)), *(rng.normal(0.0, 1.0, n) for _ in range(3)),
         ], axis=1).astype(np.float32)
         assert dense.shape[1] == DENSE_SIZE
+        return dense
 
+    def _feature_records(self, day: int, imp: dict, pool: Posts, dense: np.ndarray) -> list[dict]:
+        """Avro records of the impressions' context and features (labels are added later)."""
+        rng, world = self.rng, self.world
         records = []
-        for i in range(n):
-            v, a, p = int(viewer[i]), int(actor[i]), int(post[i])
+        for i in range(len(imp["post"])):
+            v, a, p = int(imp["viewer"][i]), int(imp["actor"][i]), int(imp["post"][i])
             hist = list(self.history[v])
             actor_hist = [h[2] for h in self.history[a]]
             follower = None if rng.random() < 0.1 else int(world.follower_count[a])
-            record = {
-                "day": day, "hour": int(hour[i]), "session_id": int(session_id[i]),
-                "position": int(position[i]), "platform": PLATFORMS[platform[i]],
-                "content_type": CONTENT_TYPES[content_type[i]],
+            records.append({
+                "day": day, "hour": int(imp["hour"][i]),
+                "session_id": int(imp["session_id"][i]),
+                "position": int(imp["position"][i]), "platform": PLATFORMS[imp["platform"][i]],
+                "content_type": CONTENT_TYPES[imp["content_type"][i]],
                 "viewer_id": f"member:{v}", "actor_id": f"member:{a}",
                 "root_object_id": f"post:{int(pool.ids[p])}",
                 "post_hashtag_ids": _names("hashtag", pool.hashtags[p]),
@@ -178,13 +279,7 @@ class FeedSimulator:
                 "history_action_types": [int(h[1]) for h in hist],
                 "dense_features": dense[i].tolist(),
                 "actor_follower_count": follower,
-                "dwell_time_seconds": float(dwell[i]),
-            }
-            for task in (*TASKS, "long_dwell"):
-                record[task] = int(labels[task][i])
-                record[f"oracle_{task}"] = float(oracle[task][i])
-            records.append(record)
-        self._update_histories(viewer, actor, pool.ids[post], labels)
+            })
         return records
 
     def _update_histories(self, viewer, actor, post_ids, labels) -> None:
@@ -197,26 +292,33 @@ class FeedSimulator:
                     break
 
 
+def write_day_file(path: str | Path, records: list[dict], codec: str = "deflate") -> Path:
+    """Writes one day's records as an Avro file with the Feed schema."""
+    schema = fastavro.parse_schema(json.loads(SCHEMA_PATH.read_text()))
+    with open(path, "wb") as handle:
+        fastavro.writer(handle, schema, records, codec=codec)
+    return Path(path)
+
+
 def simulate_feed(output_dir: str | Path, config: FeedSimulatorConfig | None = None) -> dict[str, list[str]]:
-    """Writes one Avro file per simulated day under ``output_dir`` and a ``manifest.json``.
+    """Writes one Avro file per simulated day under ``output_dir``, a ``manifest.json`` and the
+    long-dwell thresholds of every day (``long_dwell_thresholds.json``).
 
     Returns: {"train": [...], "valid": [...], "test": [...]} file paths.
     """
     config = config or FeedSimulatorConfig()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    schema = fastavro.parse_schema(json.loads(SCHEMA_PATH.read_text()))
     simulator = FeedSimulator(config)
     first_valid = config.num_days - config.valid_days - config.test_days
     first_test = config.num_days - config.test_days
     manifest: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
     for day in range(config.num_days):
-        records = simulator.simulate_day(day)
-        path = output_dir / f"day_{day:03d}.avro"
-        with open(path, "wb") as handle:
-            fastavro.writer(handle, schema, records, codec=config.codec)
+        path = write_day_file(output_dir / f"day_{day:03d}.avro", simulator.simulate_day(day),
+                              config.codec)
         split = "train" if day < first_valid else "valid" if day < first_test else "test"
         manifest[split].append(str(path))
     (output_dir / "manifest.json").write_text(json.dumps(
         {"config": dataclasses.asdict(config), "files": manifest}, indent=2))
+    simulator.long_dwell.save(output_dir / THRESHOLDS_FILE)
     return manifest
