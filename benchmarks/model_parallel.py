@@ -8,12 +8,14 @@ an MLP) with three synchronisation schemes, each for ``--steps`` timed steps:
 
 * ``dp-dense``:  tables replicated; their gradients densified and allreduced (ring);
 * ``dp-sparse``: tables replicated; their gradients allgathered as (row id, row) pairs;
-* ``mp``:        tables sharded row-wise over the workers; ids and rows all-to-all'ed.
+* ``mp``:        tables sharded row-wise over the workers; ids and rows all-to-all'ed, one
+                 exchange for all tables (``ShardedEmbeddingGroup``, as in the paper);
+* ``mp-layer``:  the same with one exchange per embedding layer (``fuse=False``).
 
 Local batch and data per worker are fixed (weak scaling, as with horovodrun). Bytes are
 those a worker sends per step, counted exactly from the batches (ids that stay on their
 worker are not sent). A cost model with the same formulas projects bytes and communication
-time to 8-64 workers for a 100 Gb/s network, and gives the crossover world size.
+time to 8-64 workers for a 100 Gb/s network, and gives the crossover world sizes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ FEATURES = {"viewer": ("viewer", 1), "actor": ("actor", 1), "item": ("item", 1),
             "hashtags": ("hashtag", 5), "company": ("company", 1), "history": ("item", 8)}
 DENSE_UNITS = (256, 128, 1)
 ALPHA_SECONDS, BETA_BYTES_PER_SECOND = 10e-6, 12.5e9  # projected network: 10 us, 100 Gb/s
-MODES = ("dp-dense", "dp-sparse", "mp")
+MODES = ("dp-dense", "dp-sparse", "mp-layer", "mp")
 
 
 # ---------------------------------------------------------------- worker (under horovodrun)
@@ -83,7 +85,7 @@ def sent_bytes(mode: str, features: dict, size: int, rank: int, dense_bytes: int
         sent = allreduce * (sum(TABLES.values()) * DIM * BYTES + dense_bytes)
     elif mode == "dp-sparse":
         sent = (size - 1) * nnz * (DIM * BYTES + 8) + allreduce * dense_bytes
-    else:  # row blocks as in sharding_plan.row_blocks: ids owned elsewhere leave this worker
+    else:  # mp, mp-layer; row blocks as in sharding_plan.row_blocks: remote ids are sent
         off_rank = 0
         for table, values in ids.items():
             bounds = np.cumsum([0] + [TABLES[table] // size + (k < TABLES[table] % size)
@@ -111,12 +113,14 @@ def run_worker(args) -> None:
     for mode in MODES:
         keras.utils.set_random_seed(1)
         plain = build_model(keras)
-        model = distributed.wrap_model(
-            plain, shard_embeddings=mode == "mp", sparse_as_dense=mode == "dp-dense",
-            row_wise=[f"{t}_embedding/embeddings" for t in TABLES] if mode == "mp" else ())
+        if mode.startswith("mp"):
+            plain = distributed.shard_model(
+                plain, row_wise=[f"{t}_embedding/embeddings" for t in TABLES],
+                fuse=mode == "mp")
+        model = distributed.DistributedModel(plain, sparse_as_dense=mode == "dp-dense")
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss="binary_crossentropy")
         dense_bytes = sum(int(np.prod(v.shape)) * BYTES for v in plain.trainable_weights
-                          if not v.path.endswith("/embeddings"))
+                          if not v.path.endswith(("/embeddings", "/shard_rows")))
         times = []
 
         class Timer(keras.callbacks.Callback):
@@ -146,22 +150,27 @@ def run_worker(args) -> None:
 
 # ------------------------------------------------------------------------ cost model
 def projected(mode: str, size: int, nnz: float, unique: float, dense_bytes: float) -> tuple:
-    """(bytes sent per worker, communication seconds) per step, ring collectives."""
+    """(bytes sent per worker, communication seconds) per step: alpha-beta model with ring
+    allreduce / allgather (2(N-1) and N-1 sequential messages) and pairwise all-to-all (N-1
+    messages); ``mp``: one exchange (3 all-to-alls) for all tables, ``mp-layer``: one per
+    embedding layer."""
     allreduce = 2 * (size - 1) / size
     table_bytes = sum(TABLES.values()) * DIM * BYTES
     if mode == "dp-dense":
         sent, messages = allreduce * (table_bytes + dense_bytes), 2 * (size - 1)
-    elif mode == "dp-sparse":
+    elif mode == "dp-sparse":  # allgather of row ids and of rows, allreduce of dense grads
         sent = (size - 1) * nnz * (DIM * BYTES + 8) + allreduce * dense_bytes
-        messages = 2 * (size - 1) + (size - 1)
+        messages = 2 * (size - 1) + 2 * (size - 1)
     else:  # row-wise shards: a fraction (size - 1) / size of the unique ids is remote
+        exchanges = 1 if mode == "mp" else len(TABLES)
         sent = unique * (size - 1) / size * (8 + 2 * DIM * BYTES) + allreduce * dense_bytes
-        messages = 3 * (size - 1) + 2 * (size - 1)
+        messages = 3 * exchanges * (size - 1) + 2 * (size - 1)
     return sent, messages * ALPHA_SECONDS + sent / BETA_BYTES_PER_SECOND
 
 
 def report(measured: dict, projected_sizes: list[int]) -> str:
-    lines = ["", "Measured on this machine (horovodrun --gloo, loopback TCP; per worker per step):",
+    lines = ["", "Measured on this machine (horovodrun --gloo, loopback TCP), per worker per step; "
+             "MB counted from the batches:",
              f"{'workers':>7} {'scheme':>9} {'step ms':>9} {'MB sent':>9} {'model MB':>9} "
              f"{'ids':>7} {'unique':>7}"]
     first = next(iter(measured.values()))["results"]["mp"]
@@ -172,22 +181,26 @@ def report(measured: dict, projected_sizes: list[int]) -> str:
             lines.append(f"{size:>7} {mode:>9} {1e3 * r['step_seconds']:>9.1f} "
                          f"{r['bytes'] / 1e6:>9.2f} {model_bytes / 1e6:>9.2f} "
                          f"{r['nnz']:>7.0f} {r['unique']:>7.0f}")
-    lines += ["", f"Cost model, same per-worker batch (weak scaling); network {ALPHA_SECONDS * 1e6:.0f} "
-              f"us latency, {BETA_BYTES_PER_SECOND * 8 / 1e9:.0f} Gb/s; communication only:",
-              f"{'workers':>7} " + " ".join(f"{m + ' MB':>13} {m + ' ms':>13}" for m in MODES)]
+    schemes = MODES
+    lines += ["", f"Cost model, same per-worker batch (weak scaling); network "
+              f"{ALPHA_SECONDS * 1e6:.0f} us per message, {BETA_BYTES_PER_SECOND * 8 / 1e9:.0f} "
+              "Gb/s; communication only (MB sent, ms):",
+              f"{'workers':>7} " + " ".join(f"{m:>19}" for m in schemes)]
     crossover = {}
     for size in projected_sizes:
         row = {m: projected(m, size, first["nnz"], first["unique"], first["dense_bytes"])
-               for m in MODES}
-        lines.append(f"{size:>7} " + " ".join(f"{row[m][0] / 1e6:>13.2f} {1e3 * row[m][1]:>13.3f}"
-                                                for m in MODES))
-        for other in ("dp-dense", "dp-sparse"):
-            if other not in crossover and row["mp"][1] < row[other][1]:
-                crossover[other] = size
-    for other in ("dp-dense", "dp-sparse"):
-        where = (f"from {crossover[other]} workers on" if other in crossover
-                 else f"not within {projected_sizes[-1]} workers")
-        lines.append(f"crossover: model-parallel communicates faster than {other} {where}")
+               for m in schemes}
+        lines.append(f"{size:>7} " + " ".join(f"{row[m][0] / 1e6:>9.2f} {1e3 * row[m][1]:>9.3f}"
+                                                for m in schemes))
+        for mp in ("mp", "mp-layer"):
+            for dp in ("dp-dense", "dp-sparse"):
+                if (mp, dp) not in crossover and row[mp][1] < row[dp][1]:
+                    crossover[mp, dp] = size
+    for mp in ("mp", "mp-layer"):
+        for dp in ("dp-dense", "dp-sparse"):
+            where = (f"from {crossover[mp, dp]} workers on" if (mp, dp) in crossover
+                     else f"at no size up to {projected_sizes[-1]} workers")
+            lines.append(f"crossover: {mp} communicates faster than {dp} {where}")
     return "\n".join(lines)
 
 

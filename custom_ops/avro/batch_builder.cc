@@ -181,6 +181,23 @@ void BuildVarlenSparse(const FeatureSpec& spec, int f, const std::vector<RecordR
     Out* value_out = values.flat<Out>().data();
     int64_t index[kMaxRank + 1];
     int64_t written = 0;
+    if (rank == 1) {  // plain lists, the common case: rows [i, position in the list]
+      for (size_t i = 0; i < picks.size(); ++i) {
+        const FeatureColumns& cols = picks[i].block->columns[f];
+        const int64_t first = cols.splits[0][picks[i].record];
+        const int64_t n = cols.splits[0][picks[i].record + 1] - first;
+        CopyOut(ValuesOf<Stored>(cols), static_cast<size_t>(first), static_cast<size_t>(n),
+                value_out + written);
+        int64_t* row = index_out + 2 * written;
+        for (int64_t k = 0; k < n; ++k) {
+          row[2 * k] = static_cast<int64_t>(i);
+          row[2 * k + 1] = k;
+        }
+        written += n;
+      }
+      out[0] = SerializedSparse(indices, values, dense_shape, allocator);
+      return;
+    }
     for (size_t i = 0; i < picks.size(); ++i) {
       const FeatureColumns& cols = picks[i].block->columns[f];
       const Column<Stored>& column = ValuesOf<Stored>(cols);

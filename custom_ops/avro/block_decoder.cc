@@ -5,6 +5,8 @@
 #include <string>
 
 #include "avro/binary.h"
+#include "avro/leaf_reader.h"
+#include "avro/value_skipper.h"
 
 namespace lirank {
 namespace avro {
@@ -22,24 +24,6 @@ size_t FeatureColumns::NumValues(DType dtype) const {
 }
 
 namespace {
-
-constexpr int kMaxNesting = 128;
-
-template <LeafKind K> struct LeafOut;
-template <> struct LeafOut<LeafKind::kBoolToBool> { using T = bool; };
-template <> struct LeafOut<LeafKind::kIntToInt32> { using T = int32_t; };
-template <> struct LeafOut<LeafKind::kIntToInt64> { using T = int64_t; };
-template <> struct LeafOut<LeafKind::kLongToInt64> { using T = int64_t; };
-template <> struct LeafOut<LeafKind::kLongToInt32> { using T = int32_t; };
-template <> struct LeafOut<LeafKind::kFloatToFloat32> { using T = float; };
-template <> struct LeafOut<LeafKind::kFloatToFloat64> { using T = double; };
-template <> struct LeafOut<LeafKind::kDoubleToFloat64> { using T = double; };
-template <> struct LeafOut<LeafKind::kDoubleToFloat32> { using T = float; };
-template <> struct LeafOut<LeafKind::kBytesToString> { using T = StrRef; };
-template <> struct LeafOut<LeafKind::kFixedToString> { using T = StrRef; };
-template <> struct LeafOut<LeafKind::kEnumToString> { using T = StrRef; };
-template <> struct LeafOut<LeafKind::kEnumToInt32> { using T = int32_t; };
-template <> struct LeafOut<LeafKind::kEnumToInt64> { using T = int64_t; };
 
 template <typename T> Column<T>& ValuesOf(FeatureColumns& c);
 template <> Column<int32_t>& ValuesOf(FeatureColumns& c) { return c.int32_values; }
@@ -71,26 +55,23 @@ class Decoder {
     return false;
   }
   bool ValueError(const std::string& what) {
-    value_error_ = what;
-    cursor_.error = "value error";
-    return false;
+    return avro::ValueError(cursor_, &value_error_, what);
   }
 
-  template <LeafKind K>
-  inline bool ReadLeaf(const Step& s, typename LeafOut<K>::T* out);
   template <LeafKind K>
   bool ReadLeaves(const Step& s, FeatureColumns& cols, int64_t n) {
     using T = typename LeafOut<K>::T;
     T* out = TargetOf<T>(cols, s.target).Extend(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-      if (LIRANK_UNLIKELY(!ReadLeaf<K>(s, out + i))) return false;
+      if (LIRANK_UNLIKELY(!ReadLeaf<K>(cursor_, s, program_, &value_error_, out + i))) {
+        return false;
+      }
     }
     return true;
   }
   bool DecodeLeaves(const Step& s, int64_t n);
   bool DecodeArray(const Step& s, int depth);
   bool FillDefaults(const Step& s);
-  bool SkipValue(int node, int depth);
   absl::Status CheckSparseIndices();
 
   const Program& program_;
@@ -100,74 +81,6 @@ class Decoder {
   const Step* failed_step_ = nullptr;
   std::string value_error_;
 };
-
-template <LeafKind K>
-inline bool Decoder::ReadLeaf(const Step& s, typename LeafOut<K>::T* out) {
-  Cursor& c = cursor_;
-  if constexpr (K == LeafKind::kBoolToBool) {
-    return ReadBool(c, out);
-  } else if constexpr (K == LeafKind::kIntToInt32) {
-    return ReadInt(c, out);
-  } else if constexpr (K == LeafKind::kIntToInt64) {
-    int32_t v;
-    if (!ReadInt(c, &v)) return false;
-    *out = v;
-    return true;
-  } else if constexpr (K == LeafKind::kLongToInt64) {
-    return ReadLong(c, out);
-  } else if constexpr (K == LeafKind::kLongToInt32) {
-    int64_t v;
-    if (!ReadLong(c, &v)) return false;
-    if (LIRANK_UNLIKELY(v < INT32_MIN || v > INT32_MAX)) {
-      return ValueError("long value " + std::to_string(v) + " is outside the int32 range");
-    }
-    *out = static_cast<int32_t>(v);
-    return true;
-  } else if constexpr (K == LeafKind::kFloatToFloat32) {
-    return ReadFloat(c, out);
-  } else if constexpr (K == LeafKind::kFloatToFloat64) {
-    float v;
-    if (!ReadFloat(c, &v)) return false;
-    *out = v;
-    return true;
-  } else if constexpr (K == LeafKind::kDoubleToFloat64) {
-    return ReadDouble(c, out);
-  } else if constexpr (K == LeafKind::kDoubleToFloat32) {
-    double v;
-    if (!ReadDouble(c, &v)) return false;
-    const float f = static_cast<float>(v);
-    if (LIRANK_UNLIKELY(std::isfinite(v) && !std::isfinite(f))) {
-      return ValueError("double value " + std::to_string(v) + " is outside the float32 range");
-    }
-    *out = f;
-    return true;
-  } else if constexpr (K == LeafKind::kBytesToString) {
-    const char* data;
-    size_t size;
-    if (!ReadBytes(c, &data, &size)) return false;
-    *out = StrRef{data, size};
-    return true;
-  } else if constexpr (K == LeafKind::kFixedToString) {
-    const uint64_t size = static_cast<uint64_t>(s.arg);
-    if (LIRANK_UNLIKELY(size > c.remaining())) return c.Fail("truncated fixed value");
-    *out = StrRef{reinterpret_cast<const char*>(c.pos), size};
-    c.pos += size;
-    return true;
-  } else {  // enums
-    int32_t index;
-    if (!ReadInt(c, &index)) return false;
-    const std::vector<StrRef>& table = program_.enum_tables[s.arg];
-    if (LIRANK_UNLIKELY(index < 0 || index >= static_cast<int32_t>(table.size()))) {
-      return c.Fail("enum symbol index out of range");
-    }
-    if constexpr (K == LeafKind::kEnumToString) {
-      *out = table[index];
-    } else {
-      *out = index;
-    }
-    return true;
-  }
-}
 
 bool Decoder::DecodeLeaves(const Step& s, int64_t n) {
   FeatureColumns& cols = block_->columns[s.feature];
@@ -251,69 +164,6 @@ bool Decoder::DecodeArray(const Step& s, int depth) {
   return true;
 }
 
-bool Decoder::SkipValue(int node, int depth) {
-  Cursor& c = cursor_;
-  if (LIRANK_UNLIKELY(depth > kMaxNesting)) return c.Fail("values nested too deeply");
-  const SchemaNode& n = schema_.node(node);
-  switch (n.type) {
-    case AvroType::kNull: return true;
-    case AvroType::kBoolean: return Skip(c, 1);
-    case AvroType::kFloat: return Skip(c, 4);
-    case AvroType::kDouble: return Skip(c, 8);
-    case AvroType::kFixed: return Skip(c, static_cast<uint64_t>(n.fixed_size));
-    case AvroType::kInt:
-    case AvroType::kLong:
-    case AvroType::kEnum: {
-      uint64_t v;
-      return ReadVarint(c, &v);
-    }
-    case AvroType::kBytes:
-    case AvroType::kString: {
-      const char* data;
-      size_t size;
-      return ReadBytes(c, &data, &size);
-    }
-    case AvroType::kRecord:
-      for (int child : n.children) {
-        if (!SkipValue(child, depth + 1)) return false;
-      }
-      return true;
-    case AvroType::kUnion: {
-      int64_t branch;
-      if (!ReadLong(c, &branch)) return false;
-      if (branch < 0 || branch >= static_cast<int64_t>(n.children.size())) {
-        return c.Fail("union branch index out of range");
-      }
-      return SkipValue(n.children[branch], depth + 1);
-    }
-    case AvroType::kArray:
-    case AvroType::kMap: {
-      const int item = n.children[0];
-      const bool is_map = n.type == AvroType::kMap;
-      const bool zero = !is_map && schema_.IsZeroSize(item);
-      while (true) {
-        int64_t count, byte_size;
-        if (!ReadBlockCount(c, zero, &count, &byte_size)) return false;
-        if (count == 0) return true;
-        if (byte_size >= 0) {
-          if (!Skip(c, static_cast<uint64_t>(byte_size))) return false;
-          continue;
-        }
-        if (zero) continue;
-        for (int64_t i = 0; i < count; ++i) {
-          if (is_map) {
-            const char* key;
-            size_t size;
-            if (!ReadBytes(c, &key, &size)) return false;
-          }
-          if (!SkipValue(item, depth + 1)) return false;
-        }
-      }
-    }
-  }
-  return c.Fail("unknown schema node");
-}
-
 bool Decoder::Exec(const Step* step, const Step* end, int depth) {
   Cursor& c = cursor_;
   if (LIRANK_UNLIKELY(depth > kMaxNesting)) {
@@ -340,7 +190,7 @@ bool Decoder::Exec(const Step* step, const Step* end, int depth) {
         }
         break;
       case OpCode::kSkipType:
-        if (!SkipValue(s.node, depth)) return Fail(s);
+        if (!SkipValue(schema_, s.node, c, depth)) return Fail(s);
         break;
       case OpCode::kLeaf:
         if (!DecodeLeaves(s, 1)) return Fail(s);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "avro/feature_spec.h"
 #include "avro/schema.h"
+#include "avro/type_mapping.h"
 
 namespace lirank {
 namespace avro {
@@ -26,13 +27,6 @@ namespace avro {
 struct StrRef {
   const char* data;
   uint64_t size;
-};
-
-// How a leaf Avro value becomes an output value.
-enum class LeafKind : uint8_t {
-  kBoolToBool, kIntToInt32, kIntToInt64, kLongToInt64, kLongToInt32,
-  kFloatToFloat32, kFloatToFloat64, kDoubleToFloat64, kDoubleToFloat32,
-  kBytesToString, kFixedToString, kEnumToString, kEnumToInt32, kEnumToInt64,
 };
 
 enum class OpCode : uint8_t {

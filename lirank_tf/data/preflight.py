@@ -44,9 +44,18 @@ def check_files(config: ExperimentConfig, files: Sequence[str], label_records: i
             elif fields != first_fields:
                 raise ValueError(f"files have different schemas: {first_path} and {path}")
             labels = sorted(set(label_fields(config).values()))
-            for index, record in enumerate(islice(reader, label_records)):
+            records = islice(reader, label_records)
+            index = 0
+            while True:
+                try:
+                    record = next(records)
+                except StopIteration:
+                    break
+                except Exception:  # noqa: BLE001  a corrupt block: the C++ reader reports it
+                    break          # with the file and byte offset when training reaches it
                 for name in labels:
                     value = record[name]
                     if value is None or not 0 <= float(value) <= 1:
                         raise ValueError(f"{path}: record {index}: label {name!r} = {value!r} is "
                                          "not in [0, 1]")
+                index += 1

@@ -33,6 +33,10 @@ def table_key(layer_name: str, table_name: str) -> str:
 class ShardedTables:
     """Mixin of the model-parallel layers: the ``shard_rows`` variable and its lookup."""
 
+    # Set by a ShardedEmbeddingGroup while it runs this layer's ``call``: it then answers
+    # the layer's lookups, so that the tables of several layers share one exchange.
+    rows_source = None
+
     def _init_sharding(self, table_rows: Mapping[str, int], dim: int,
                        sharding_plan: ShardingPlan | Mapping,
                        context: DistributedContext | None) -> None:
@@ -57,13 +61,20 @@ class ShardedTables:
         self.shard_rows = self.add_weight(name="shard_rows", initializer=initializer,
                                           shape=(self._lookup.num_local_rows, dim))
 
+    @property
+    def table_dim(self) -> int:
+        """The width of the layer's tables."""
+        return self._lookup.dim
+
     def lookup_tables(self, indices: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{table name: rows}`` of ``{table name: int ids}`` (collective over workers)."""
+        if self.rows_source is not None:
+            return self.rows_source(indices)
         # ``value`` is the resource variable itself: gathers read rows, not a copy of the
         # table (``autocast`` is off, as in keras.layers.Embedding, for the same reason).
         rows = self._lookup(self.shard_rows.value,
-                            {self.table_keys[name]: ids for name, ids in indices.items()})
-        return {name: rows[self.table_keys[name]] for name in indices}
+                            [(self.table_keys[name], ids) for name, ids in indices.items()])
+        return dict(zip(indices, rows))
 
     def table_segments(self) -> list[TableSegment]:
         """Which table rows this worker's ``shard_rows`` holds, and where."""

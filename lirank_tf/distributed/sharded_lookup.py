@@ -16,7 +16,7 @@ the row gradients of all workers' examples and no allreduce of embedding gradien
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -98,37 +98,54 @@ class ShardedLookup:
                      + tf.gather(tf.constant(self._shard_offsets), shard))
         return owner, local_row
 
-    def __call__(self, shard_rows: tf.Tensor,
-                 indices: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Rows ``[..., dim]`` of each ``indices[key]`` (int, any shape, in ``[0, rows)``).
+    def __call__(self, shard_rows: tf.Tensor | Sequence[tf.Tensor],
+                 requests: Sequence[tuple[str, tf.Tensor]]) -> list[tf.Tensor]:
+        """Rows ``[..., dim]`` of every request ``(key, ids)`` (int ids of any shape, in
+        ``[0, rows of key)``; a key may appear in several requests), in request order.
 
-        Every worker must call this (it is collective), with the same table keys."""
-        keys = list(indices)
+        ``shard_rows`` holds this worker's rows of the plan's tables in plan order: one
+        tensor, or several whose concatenation it would be (one variable per layer of a
+        fused group; the owner then gathers from each, nothing is concatenated).
+        Collective: every worker must call it."""
         flat = []
-        for key in keys:
-            ids = tf.reshape(tf.cast(indices[key], tf.int64), [-1])
+        for key, ids in requests:
+            ids = tf.reshape(tf.cast(ids, tf.int64), [-1])
             rows = self.plan.rows(key)
             with tf.control_dependencies([
                     tf.debugging.assert_non_negative(ids, message=f"negative row id in {key}"),
                     tf.debugging.assert_less(ids, tf.constant(rows, tf.int64),
                                              message=f"row id >= {rows} in {key}")]):
                 flat.append(ids + self.table_base[key])
-        global_rows = tf.concat(flat, axis=0)
-        unique_rows, position = tf.unique(global_rows)
+        unique_rows, position = tf.unique(tf.concat(flat, axis=0))
         owner, local_row = self.route(unique_rows)
         order = tf.argsort(owner, stable=True)
         send_splits = tf.math.bincount(owner, minlength=self.context.size,
                                        maxlength=self.context.size, dtype=tf.int32)
         # Horovod: all-to-all of the ids; each owner receives the rows it must look up.
         requested, received_splits = self.context.alltoall(tf.gather(local_row, order), send_splits)
-        found = tf.gather(shard_rows, requested)  # the owner's local lookup
+        found = gather_local_rows(shard_rows, requested)  # the owner's lookup
         # Horovod: all-to-all of the rows back to the workers that asked for them.
         returned = exchange_rows(self.context, found, received_splits)
         values = tf.gather(tf.gather(returned, tf.math.invert_permutation(order)), position)
-        outputs = {}
+        outputs = []
         sizes = tf.stack([tf.size(ids) for ids in flat])
-        for key, piece in zip(keys, tf.split(values, sizes, num=len(keys))):
-            shape = tf.concat([tf.shape(indices[key], out_type=tf.int32), [self.dim]], axis=0)
-            static_shape = tf.TensorShape(indices[key].shape).concatenate([self.dim])
-            outputs[key] = tf.ensure_shape(tf.reshape(piece, shape), static_shape)
+        for (_, ids), piece in zip(requests, tf.split(values, sizes, num=len(requests))):
+            shape = tf.concat([tf.shape(ids, out_type=tf.int32), [self.dim]], axis=0)
+            static_shape = tf.TensorShape(ids.shape).concatenate([self.dim])
+            outputs.append(tf.ensure_shape(tf.reshape(piece, shape), static_shape))
         return outputs
+
+
+def gather_local_rows(shard_rows: tf.Tensor | Sequence[tf.Tensor], rows: tf.Tensor) -> tf.Tensor:
+    """``concat(shard_rows)[rows]`` without concatenating (each part may be a variable)."""
+    if not isinstance(shard_rows, (list, tuple)):
+        return tf.gather(shard_rows, rows)
+    if len(shard_rows) == 1:
+        return tf.gather(shard_rows[0], rows)
+    starts = np.cumsum([0] + [int(part.shape[0]) for part in shard_rows[:-1]]).astype(np.int64)
+    part = tf.cast(tf.searchsorted(tf.constant(starts), rows, side="right") - 1, tf.int32)
+    local = rows - tf.gather(tf.constant(starts), part)
+    positions = tf.dynamic_partition(tf.range(tf.size(rows)), part, len(shard_rows))
+    pieces = tf.dynamic_partition(local, part, len(shard_rows))
+    return tf.dynamic_stitch(positions, [tf.gather(rows_of_part, piece)
+                                         for rows_of_part, piece in zip(shard_rows, pieces)])

@@ -53,15 +53,15 @@ def member_candidates_checks(raw: dict, history: HistoryConfig) -> list:
     history_fields = (history.item_field, history.action_field)
     checks = [tf.debugging.assert_equal(
         rows(raw[name]), 1,
-        message=f"request: {name!r} must hold the member's history in exactly one row "
-                "(serve_candidates scores one member's candidates)")
+        message=f"request: {name} must hold the member history in exactly one row "
+                "(serve_candidates scores the candidates of one member)")
         for name in history_fields]
     count = rows(raw[history.candidate_field])
     for name in sorted(set(raw) - set(history_fields) - {history.candidate_field}):
         checks.append(tf.debugging.assert_equal(
             tf.logical_or(tf.equal(rows(raw[name]), count), tf.equal(rows(raw[name]), 1)), True,
-            message=f"request: feature {name!r} must have one row per candidate (as "
-                    f"{history.candidate_field!r}) or a single row shared by all candidates"))
+            message=f"request: feature {name} must have one row per candidate (as "
+                    f"{history.candidate_field}) or a single row shared by all candidates"))
     return checks
 
 

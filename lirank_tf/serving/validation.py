@@ -37,8 +37,8 @@ def same_rows_checks(raw: dict, reference: str, names: list[str]) -> list:
     """Assertions that every feature in ``names`` has as many rows as ``reference``."""
     return [tf.debugging.assert_equal(
         rows(raw[name]), rows(raw[reference]),
-        message=f"request: feature {name!r} must have one row per candidate, as {reference!r} "
-                f"has (x = rows of {name!r}, y = rows of {reference!r})")
+        message=f"request: feature {name} must have one row per candidate, as {reference} "
+                f"has (x = rows of {name}, y = rows of {reference})")
         for name in names if name != reference]
 
 
@@ -50,12 +50,12 @@ def history_checks(raw: dict, history: HistoryConfig) -> list:
     if isinstance(items, tf.RaggedTensor):  # parsed tf.Examples: both ragged
         aligned = tf.debugging.assert_equal(
             actions.row_lengths(), items.row_lengths(),
-            message=f"request: {action_name!r} must hold one action type per item of "
-                    f"{item_name!r}")
+            message=f"request: {action_name} must hold one action type per item of "
+                    f"{item_name}")
     else:
         aligned = tf.debugging.assert_equal(
             tf.shape(actions), tf.shape(items),
-            message=f"request: {action_name!r} must have the shape of {item_name!r} (one "
+            message=f"request: {action_name} must have the shape of {item_name} (one "
                     "action type per history item, padded alike)")
     with tf.control_dependencies(_ops([aligned])):
         if isinstance(items, tf.RaggedTensor):
@@ -65,8 +65,8 @@ def history_checks(raw: dict, history: HistoryConfig) -> list:
         in_range = tf.logical_and(values >= 0, values < history.num_action_types)
         valid = tf.debugging.assert_equal(
             tf.reduce_all(tf.logical_or(in_range, tf.logical_not(present))), True,
-            message=f"request: {action_name!r} must be in [0, {history.num_action_types}) "
-                    f"wherever {item_name!r} has an item")
+            message=f"request: {action_name} must be in [0, {history.num_action_types}) "
+                    f"wherever {item_name} has an item")
     return [aligned, valid]
 
 

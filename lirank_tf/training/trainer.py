@@ -82,7 +82,8 @@ def count_batches(dataset: tf.data.Dataset) -> int:
     return int(dataset.reduce(0, lambda count, _: count + 1))
 
 
-def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False) -> TrainResult:
+def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False,
+          extra_callbacks: list | None = None) -> TrainResult:
     """Trains ``config`` into ``output_dir``; resumes an interrupted run of the same config."""
     run = RunDirectory(output_dir)
     resuming = run.prepare(config, overwrite=overwrite)
@@ -108,6 +109,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
                                         save_weights_only=True),
         keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False, profile_batch=0),
         *validation_callbacks(config, valid_data is not None),
+        *(extra_callbacks or []),
     ]
     fit = model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
                     steps_per_epoch=config.training.steps_per_epoch or None,

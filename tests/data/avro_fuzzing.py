@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from avro_reference import actual_feature, expected_feature
-from lirank_tf.data import DenseFeature, SparseFeature, VarlenFeature, read_avro_file
+from lirank_tf.data import (AvroTensorDataset, DenseFeature, SparseFeature, VarlenFeature,
+                            read_avro_file)
 
 SCHEMA = {"type": "record", "name": "Fuzz", "fields": [
     {"name": "id", "type": "long"},
@@ -107,9 +108,21 @@ class FuzzStats:
     error_types: dict = field(default_factory=dict)
 
 
+def read_with_dataset(path: str) -> dict:
+    """The whole file as one batch through the tf.data op (threads, pipeline, iterator)."""
+    dataset = AvroTensorDataset([path], FEATURES, 1 << 30, num_parallel_calls=2)
+    batches = list(dataset)
+    if batches:
+        return batches[0]
+    return read_avro_file(path, FEATURES)  # no records: the op gives the empty batch
+
+
 def run(cases: int, seed: int, directory: str, records: int = 40,
-        time_limit: float | None = None) -> FuzzStats:
-    """Runs ``cases`` mutants; raises AssertionError on any unacceptable outcome."""
+        time_limit: float | None = None, through_dataset: bool = False) -> FuzzStats:
+    """Runs ``cases`` mutants; raises AssertionError on any unacceptable outcome.
+
+    ``through_dataset`` reads with ``AvroTensorDataset`` (slower per file) instead of the
+    synchronous ``read_avro_file``; both share the reader and decoder classes."""
     rng = np.random.default_rng(seed)
     bases = valid_files(make_records(records))
     stats = FuzzStats()
@@ -123,7 +136,7 @@ def run(cases: int, seed: int, directory: str, records: int = 40,
             handle.write(data)
         stats.cases += 1
         try:
-            batch = read_avro_file(path, FEATURES)
+            batch = read_with_dataset(path) if through_dataset else read_avro_file(path, FEATURES)
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
             stats.clean_errors += 1
             name = type(error).__name__

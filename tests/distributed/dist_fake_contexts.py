@@ -45,6 +45,7 @@ class ThreadGroup:
         self.size = size
         self._barrier = threading.Barrier(size, timeout=60)
         self._outbox: list = [None] * size
+        self.alltoall_calls = [0] * size  # executed (eager) all-to-alls of each rank
 
     def context(self, rank: int) -> DistributedContext:
         group = self
@@ -64,6 +65,7 @@ class ThreadGroup:
     def _alltoall(self, rank: int, tensor, splits):
         if not tf.executing_eagerly():  # Keras infers output shapes by tracing: no exchange
             return tf.identity(tensor), tf.identity(splits)
+        self.alltoall_calls[rank] += 1
         values, counts = np.asarray(tensor), np.asarray(splits)
         self._outbox[rank] = np.split(values, np.cumsum(counts)[:-1])
         self._barrier.wait()

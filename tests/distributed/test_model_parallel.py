@@ -10,7 +10,9 @@ from dist_fake_contexts import RecordingContext, ThreadGroup
 from hvd_toy_model import build_plain_model, make_examples
 from lirank_tf.distributed.context import SingleProcessContext
 from lirank_tf.distributed.model_parallel import shard_model, table_specs
+from lirank_tf.distributed.sharded_group import ShardedEmbeddingGroup
 from lirank_tf.distributed.sharded_layers import ShardedEmbedding, ShardedQRHashEmbedding
+from lirank_tf.distributed.variables import sharded_layers
 
 TABLE_KEYS = ["user_embedding/embeddings", "item_embedding/embeddings",
               "query_embedding/quotient_table_low", "query_embedding/remainder_table_low",
@@ -29,13 +31,19 @@ def test_table_specs_list_every_embedding_table():
     assert shapes["query_embedding/remainder_table_high"] == (5, 4, 4)
 
 
-def test_sharded_model_in_one_process_has_plain_outputs_and_its_own_weights():
+@pytest.mark.parametrize("fuse", [True, False])
+def test_sharded_model_in_one_process_has_plain_outputs_and_its_own_weights(fuse):
     plain = build_plain_model(3)
-    sharded = shard_model(plain, SingleProcessContext())
+    sharded = shard_model(plain, SingleProcessContext(), fuse=fuse)
     kinds = {layer.name: type(layer) for layer in sharded.layers}
-    assert kinds["user_embedding"] is ShardedEmbedding
-    assert kinds["item_embedding"] is ShardedEmbedding
-    assert kinds["query_embedding"] is ShardedQRHashEmbedding
+    twins = {layer.name: type(layer) for layer in sharded_layers(sharded)}
+    assert twins == {"user_embedding": ShardedEmbedding, "item_embedding": ShardedEmbedding,
+                     "query_embedding": ShardedQRHashEmbedding}
+    if fuse:  # the three layers (all of width 4) share one exchange
+        assert kinds["sharded_embeddings_dim4"] is ShardedEmbeddingGroup
+        assert not set(twins) & set(kinds)
+    else:
+        assert set(twins) <= set(kinds)
     assert kinds["hidden"] is keras.layers.Dense
     features, _ = make_examples(8, seed=1)
     np.testing.assert_allclose(sharded(as_tensors(features)).numpy(),
@@ -51,8 +59,8 @@ def test_sharded_model_across_two_thread_ranks_matches_plain_model():
     group = ThreadGroup(2)
     models = [shard_model(plain, group.context(rank), row_wise=["user_embedding/embeddings"],
                           broadcast_tables=False) for rank in range(2)]
-    held = [sorted(s.key for layer in m.layers if hasattr(layer, "table_segments")
-                   for s in layer.table_segments()) for m in models]
+    held = [sorted(s.key for layer in sharded_layers(m) for s in layer.table_segments())
+            for m in models]
     assert sorted(held[0] + held[1]) == sorted(TABLE_KEYS + ["user_embedding/embeddings"])
     assert "user_embedding/embeddings" in held[0] and "user_embedding/embeddings" in held[1]
     features, _ = make_examples(10, seed=2)
@@ -92,7 +100,8 @@ def test_the_project_feed_model_shards_across_two_thread_ranks():
     plain = build_model(get_experiment("feed"))
     group = ThreadGroup(2)
     models = [shard_model(plain, group.context(rank), broadcast_tables=False) for rank in range(2)]
-    assert any(isinstance(layer, ShardedQRHashEmbedding) for layer in models[0].layers)
+    assert any(isinstance(layer, ShardedQRHashEmbedding) for layer in sharded_layers(models[0]))
+    assert any(isinstance(layer, ShardedEmbeddingGroup) for layer in models[0].layers)
     rng = np.random.default_rng(0)  # small ids: valid for every table, hashed or not
     inputs = [{i.name: tf.constant(rng.integers(1, 4, [3, *i.shape[1:]]), i.dtype)
                if i.dtype == "int64" else tf.constant(rng.random([3, *i.shape[1:]]), i.dtype)

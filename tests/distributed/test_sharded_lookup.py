@@ -52,29 +52,36 @@ def test_route_matches_reference_layout():
         assert lookup.num_local_rows == sum(e - b for _, b, e in expected_segments)
 
 
-def run_job(ids_by_rank: list, upstream_by_rank: list):
-    """Forward + backward of every rank; returns ``[(outputs, shard gradient)]``."""
+def run_job(ids_by_rank: list, upstream_by_rank: list, split_variables: bool):
+    """Forward + backward of every rank; returns ``[(outputs, shard gradient)]``. With
+    ``split_variables``, each rank's rows are in two variables (as in a fused group)."""
     group = ThreadGroup(3)
     lookups = [ShardedLookup(PLAN, DIM, group.context(rank)) for rank in range(3)]
 
     def step(rank):
-        shard_rows = tf.Variable(local_rows(lookups[rank]))
+        rows = local_rows(lookups[rank])
+        cut = len(rows) // 2 if split_variables else len(rows)
+        variables = [tf.Variable(rows[:cut]), tf.Variable(rows[cut:])]
+        requests = [(k, tf.constant(v)) for k, v in ids_by_rank[rank].items()]
         with tf.GradientTape() as tape:
-            outputs = lookups[rank](shard_rows, {k: tf.constant(v) for k, v in ids_by_rank[rank].items()})
+            found = lookups[rank](variables if split_variables else variables[0], requests)
+            outputs = {key: rows for (key, _), rows in zip(requests, found)}
             loss = tf.add_n([tf.reduce_sum(outputs[k] * upstream_by_rank[rank][k]) for k in outputs])
-        gradient = tape.gradient(loss, shard_rows)
-        return {k: v.numpy() for k, v in outputs.items()}, tf.convert_to_tensor(gradient).numpy()
+        gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                     for v, g in zip(variables, tape.gradient(loss, variables))]
+        return {k: v.numpy() for k, v in outputs.items()}, np.concatenate(gradients)
 
     return lookups, group.run(step)
 
 
-def test_forward_and_backward_across_three_ranks_match_numpy():
+@pytest.mark.parametrize("split_variables", [False, True])
+def test_forward_and_backward_across_three_ranks_match_numpy(split_variables):
     rng = np.random.default_rng(0)  # the inputs; the expectations are computed from them
     ids_by_rank = [{"a": rng.integers(0, 10, (4, 3)), "b": rng.integers(0, 4, (4,)),
                     "c": rng.integers(0, 7, (2, 2, 2))} for _ in range(3)]
     upstream_by_rank = [{k: rng.normal(size=v.shape + (DIM,)).astype(np.float32)
                          for k, v in ids.items()} for ids in ids_by_rank]
-    lookups, results = run_job(ids_by_rank, upstream_by_rank)
+    lookups, results = run_job(ids_by_rank, upstream_by_rank, split_variables)
     full_gradients = {k: np.zeros_like(t) for k, t in TABLES.items()}
     for ids, upstream in zip(ids_by_rank, upstream_by_rank):
         for key in ids:
@@ -98,8 +105,8 @@ def test_rank_without_rows_and_rank_without_ids_take_part():
     def step(rank):
         rows = [TABLES[s.key][s.row_start:s.row_end] for s in lookups[rank].local_segments]
         shard_rows = tf.constant(np.concatenate(rows) if rows else np.zeros((0, DIM), np.float32))
-        out = lookups[rank](shard_rows, {k: tf.constant(v, tf.int64) for k, v in ids[rank].items()})
-        return {k: v.numpy() for k, v in out.items()}
+        requests = [(k, tf.constant(v, tf.int64)) for k, v in ids[rank].items()]
+        return {k: v.numpy() for (k, _), v in zip(requests, lookups[rank](shard_rows, requests))}
 
     for rank, outputs in enumerate(group.run(step)):
         for key in outputs:
@@ -114,7 +121,7 @@ def test_single_process_lookup_and_static_shapes():
 
     @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.int64)])
     def embed(ids):
-        return lookup(tf.constant(TABLES["a"]), {"a": ids})["a"]
+        return lookup(tf.constant(TABLES["a"]), [("a", ids)])[0]
 
     assert embed.get_concrete_function().structured_outputs.shape.as_list() == [None, 3, DIM]
     ids = np.array([[0, 9, 9], [3, 2, 1]])
@@ -124,8 +131,8 @@ def test_single_process_lookup_and_static_shapes():
 def test_out_of_range_ids_fail_and_plan_size_must_match_the_job():
     lookup = ShardedLookup(ShardingPlan(1, {"a": (Shard(0, 0, 10),)}), DIM, SingleProcessContext())
     with pytest.raises(tf.errors.InvalidArgumentError, match="row id >= 10 in a"):
-        lookup(tf.constant(TABLES["a"]), {"a": tf.constant([10])})
+        lookup(tf.constant(TABLES["a"]), [("a", tf.constant([10]))])
     with pytest.raises(tf.errors.InvalidArgumentError, match="negative row id in a"):
-        lookup(tf.constant(TABLES["a"]), {"a": tf.constant([-1])})
+        lookup(tf.constant(TABLES["a"]), [("a", tf.constant([-1]))])
     with pytest.raises(ValueError, match="plan is for 3 workers but this job has 1"):
         ShardedLookup(PLAN, DIM, SingleProcessContext())

@@ -67,7 +67,8 @@ def test_int8_export_scores_in_a_fresh_tensorflow_only_process(exports):
     request = records_to_request(records, raw_fields(config))
     np.savez(root / "request.npz", **request)
     script = textwrap.dedent(f"""
-        import json, sys, numpy as np, tensorflow as tf
+        import json, re, sys, numpy as np, tensorflow as tf
+        TABLE_KEYS = "(quotient_tables|remainder_tables|table_values|table_middles|table_scales)/"
         request = dict(np.load({str(root / 'request.npz')!r}, allow_pickle=True))
         variables = {{}}
         for name, path in (("fp32", {str(fp32_dir)!r}), ("int8", {str(int8_dir)!r})):
@@ -75,8 +76,10 @@ def test_int8_export_scores_in_a_fresh_tensorflow_only_process(exports):
             out = loaded.signatures["serving_default"](
                 **{{k: tf.constant(v) for k, v in request.items()}})
             np.savez({str(root)!r} + f"/{{name}}_scores.npz", **{{k: v.numpy() for k, v in out.items()}})
-            variables[name] = sorted({{v.dtype.name for v in loaded.variables
-                                      if "_table_" in v.name}})
+            reader = tf.train.load_checkpoint(path + "/variables/variables")
+            variables[name] = sorted({{dtype.name for key, dtype
+                                      in reader.get_variable_to_dtype_map().items()
+                                      if re.search(TABLE_KEYS, key)}})
         print(json.dumps({{"variables": variables,
                           "modules": sorted(m for m in sys.modules if m.startswith("lirank"))}}))
     """)

@@ -112,13 +112,17 @@ class JobsSimulator:
         self._seed_histories()
 
     def _seed_histories(self) -> None:
+        """A few applies and views before day 0, drawn near each member's desired titles."""
         world, rng = self.world, self.rng
         for member in range(self.config.num_members):
-            for title in world.member_desired_titles[member][:rng.integers(0, 3)]:
-                company = int(rng.integers(0, world.num_companies))
-                self.applied[member].append((int(title), world.title_skills[title][:3], company,
-                                             int(world.company_industry[company]),
-                                             int(world.title_seniority[title])))
+            desired = world.member_desired_titles[member]
+            for history, count in ((self.applied[member], rng.integers(0, 3)),
+                                   (self.viewed[member], rng.integers(0, 4))):
+                for title in rng.choice(desired, count):
+                    title = int(title) if rng.random() < 0.7 else int(world.similar_titles(title, 1)[0])
+                    company = int(rng.integers(0, world.num_companies))
+                    history.append((title, world.title_skills[title][:3], company,
+                                    int(world.company_industry[company]), int(world.title_seniority[title])))
 
     def simulate_day(self, day: int) -> list[dict]:
         cfg, rng, world = self.config, self.rng, self.world
