@@ -56,7 +56,8 @@ def make_batches(rank: int, count: int, batch: int) -> list[dict]:
 
 def build_model(keras):
     inputs, vectors = {}, []
-    tables = {t: keras.layers.Embedding(rows, DIM, name=f"{t}_embedding") for t, rows in TABLES.items()}
+    tables = {t: keras.layers.Embedding(rows, DIM, name=f"{t}_embedding")
+              for t, rows in TABLES.items()}
     for name, (table, width) in FEATURES.items():
         inputs[name] = keras.Input((width,), dtype="int64", name=name)
         vectors.append(keras.layers.GlobalAveragePooling1D()(tables[table](inputs[name])))

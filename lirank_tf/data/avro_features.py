@@ -8,7 +8,8 @@ Three kinds, following tensorflow-io's ATDS layouts (LiRank §4.2):
 * ``VarlenFeature``: variable-length (nested) arrays -> ``RaggedTensor`` or ``SparseTensor``.
 
 Nullable fields (an Avro union with ``null``) read as the feature's ``default_value`` (dense
-values) or as empty rows (variable-length dimensions).
+values) or as empty rows (variable-length dimensions). ``features_from_schema``
+(``avro_schema.py``) derives specs from a file's schema.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import dataclasses
 import json
 from typing import Any, Literal, Mapping, Union
 
-import fastavro
 import tensorflow as tf
 
 SUPPORTED_DTYPES = (tf.int32, tf.int64, tf.float32, tf.float64, tf.bool, tf.string)
@@ -201,134 +201,3 @@ def spec_json(features: Mapping[str, Feature]) -> str:
             entry["default"] = default.hex() if spec.dtype == tf.string else default
         entries.append(entry)
     return json.dumps(entries)
-
-
-# --- features_from_schema --------------------------------------------------------------------
-
-_PRIMITIVE_DTYPES = {"int": tf.int32, "long": tf.int64, "float": tf.float32,
-                     "double": tf.float64, "boolean": tf.bool, "string": tf.string,
-                     "bytes": tf.string}
-_ZERO = {tf.int32: 0, tf.int64: 0, tf.float32: 0.0, tf.float64: 0.0, tf.bool: False,
-         tf.string: b""}
-
-
-class _Names:
-    """Named types of a schema (records, enums, fixed) by full and short name."""
-
-    def __init__(self) -> None:
-        self.types: dict[str, dict] = {}
-
-    def collect(self, schema: Any, namespace: str = "") -> None:
-        if isinstance(schema, list):
-            for branch in schema:
-                self.collect(branch, namespace)
-        elif isinstance(schema, dict):
-            kind = schema.get("type")
-            if kind in ("record", "error", "enum", "fixed") and "name" in schema:
-                name = schema["name"]
-                space = schema.get("namespace", namespace) if "." not in name else name.rsplit(".", 1)[0]
-                full = name if "." in name else (f"{space}.{name}" if space else name)
-                self.types[full] = schema
-                self.types.setdefault(name.rsplit(".", 1)[-1], schema)
-                namespace = space
-            for key in ("fields", "items", "values", "type"):
-                value = schema.get(key)
-                if key == "fields" and isinstance(value, list):
-                    for field in value:
-                        self.collect(field.get("type"), namespace)
-                elif isinstance(value, (dict, list)):
-                    self.collect(value, namespace)
-
-    def resolve(self, schema: Any) -> Any:
-        if isinstance(schema, str) and schema not in _PRIMITIVE_DTYPES and schema != "null":
-            return self.types.get(schema, self.types.get(schema.rsplit(".", 1)[-1], schema))
-        if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
-            return self.resolve(schema["type"])
-        if isinstance(schema, dict) and schema.get("type") in _PRIMITIVE_DTYPES:
-            return schema["type"]  # logical types read as their underlying type
-        if isinstance(schema, dict) and isinstance(schema.get("type"), str) and \
-                schema["type"] not in ("record", "error", "enum", "fixed", "array", "map"):
-            return self.resolve(schema["type"])
-        return schema
-
-
-def _leaf_dtype(schema: Any) -> tf.DType | None:
-    if isinstance(schema, str):
-        return _PRIMITIVE_DTYPES.get(schema)
-    if isinstance(schema, dict) and schema.get("type") in ("enum", "fixed"):
-        return tf.string
-    return None
-
-
-def _non_null(names: _Names, schema: Any) -> tuple[Any, bool]:
-    schema = names.resolve(schema)
-    if isinstance(schema, list):
-        branches = [b for b in schema if b != "null"]
-        if len(branches) == 1 and len(schema) <= 2:
-            return names.resolve(branches[0]), len(schema) == 2
-    return schema, False
-
-
-def _feature_for(names: _Names, schema: Any) -> Feature | None:
-    schema, nullable = _non_null(names, schema)
-    dtype = _leaf_dtype(schema)
-    if dtype is not None:
-        return DenseFeature(dtype, (), _ZERO[dtype] if nullable else None)
-    depth = 0
-    while isinstance(schema, dict) and schema.get("type") == "array":
-        schema, _ = _non_null(names, schema["items"])
-        depth += 1
-    if depth:
-        dtype = _leaf_dtype(schema)
-        return VarlenFeature(dtype, (-1,) * depth) if dtype is not None else None
-    if isinstance(schema, dict) and schema.get("type") in ("record", "error"):
-        fields = {f["name"]: names.resolve(f["type"]) for f in schema.get("fields", [])}
-        rank = sum(1 for name in fields if name.startswith("indices"))
-        if rank and "values" in fields and all(f"indices{k}" in fields for k in range(rank)):
-            values = fields["values"]
-            if isinstance(values, dict) and values.get("type") == "array":
-                dtype = _leaf_dtype(names.resolve(values["items"]))
-                if dtype is not None:
-                    return SparseFeature(dtype, (-1,) * rank)
-    return None
-
-
-def features_from_schema(path: str) -> dict[str, Feature]:
-    """Derives feature specs from the Avro schema of the file at ``path``.
-
-    Scalars (and nullable scalars, with a zero default) become ``DenseFeature``; arrays,
-    nested to any depth, ``VarlenFeature`` (ragged); ATDS sparse records ``SparseFeature``.
-    Fields of other types (maps, other records, unions of several types) are left out.
-    The file is opened with ``tf.io.gfile``, so every TensorFlow file system scheme works.
-
-    Args:
-        path: str, an Avro object container file.
-
-    Returns:
-        ``{field name: spec}`` in the schema's field order. Adjust it as needed (e.g. make a
-        fixed-length array a ``DenseFeature``) before passing it to ``AvroTensorDataset``.
-
-    Example:
-        >>> import tempfile, os, fastavro
-        >>> path = os.path.join(tempfile.mkdtemp(), "example.avro")
-        >>> schema = {"type": "record", "name": "r", "fields": [
-        ...     {"name": "id", "type": "long"},
-        ...     {"name": "tags", "type": {"type": "array", "items": "string"}}]}
-        >>> with open(path, "wb") as f:
-        ...     fastavro.writer(f, schema, [{"id": 1, "tags": ["a"]}])
-        >>> features_from_schema(path)["tags"]
-        VarlenFeature(dtype=tf.string, shape=(-1,), output='ragged', default_value=None)
-    """
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        schema = json.loads(fastavro.reader(handle).metadata["avro.schema"])
-    names = _Names()
-    names.collect(schema)
-    root = names.resolve(schema)
-    if not isinstance(root, dict) or root.get("type") not in ("record", "error"):
-        raise ValueError(f"{path}: the file's schema is not a record: {schema!r}")
-    features: dict[str, Feature] = {}
-    for field in root["fields"]:
-        feature = _feature_for(names, field["type"])
-        if feature is not None:
-            features[field["name"]] = feature
-    return features

@@ -6,8 +6,8 @@ tables are stored by logical rows (``key``, ``[row_start, row_end)``), not by wo
 
     root/step-00000042/
         tables-rank00000.npz   each worker: its table rows and their optimizer slots, plus an
-        tables-rank00001.npz   index of (key, row range, slot names); replicated (plain)
-                               tables are written by rank 0 only
+        tables-rank00001.npz   index of (arrays, key, row range, slot names); replicated
+                               (plain) tables are written by rank 0 only
         replicated.npz         rank 0: every other weight (by path) and optimizer variable
                                (by name): dense layers, iteration count, their slots
         manifest.json          rank 0, written last after a barrier: step, world size, files,
@@ -77,10 +77,11 @@ def _table_arrays(model: keras.Model, slots: dict, context: DistributedContext) 
         for segment in segments:
             rows_here = slice(segment.local_offset,
                               segment.local_offset + segment.row_end - segment.row_start)
-            arrays[f"{len(index)}/value"] = value[rows_here]
+            piece = f"piece{len(index)}"
+            arrays[f"{piece}/value"] = value[rows_here]
             for name, slot_value in slot_values.items():
-                arrays[f"{len(index)}/slot/{name}"] = slot_value[rows_here]
-            index.append({"key": segment.key, "row_start": segment.row_start,
+                arrays[f"{piece}/slot/{name}"] = slot_value[rows_here]
+            index.append({"arrays": piece, "key": segment.key, "row_start": segment.row_start,
                           "row_end": segment.row_end, "slots": sorted(slot_values)})
     arrays["index"] = np.array(json.dumps(index))
     return arrays, table_ids, shapes
@@ -150,7 +151,7 @@ def _assign_rows(target: np.ndarray, pieces: list, key: str, row_start: int, row
                  offset: int, member: str) -> None:
     """Copies rows ``[row_start, row_end)`` of ``key`` from the saved pieces into ``target``."""
     covered = 0
-    for data, number, piece in pieces:
+    for data, piece in pieces:
         if piece["key"] != key:
             continue
         low, high = max(row_start, piece["row_start"]), min(row_end, piece["row_end"])
@@ -159,7 +160,7 @@ def _assign_rows(target: np.ndarray, pieces: list, key: str, row_start: int, row
         if member != "value" and member[len("slot/"):] not in piece["slots"]:
             raise ValueError(f"the checkpoint has no optimizer slot {member!r} for table {key!r} "
                              f"(it has {piece['slots']}); was it saved with another optimizer?")
-        saved = data[f"{number}/{member}"]
+        saved = data[f"{piece['arrays']}/{member}"]
         target[offset + low - row_start:offset + high - row_start] = \
             saved[low - piece["row_start"]:high - piece["row_start"]]
         covered += high - low
@@ -189,8 +190,7 @@ def restore_checkpoint(model: keras.Model, path: str | Path,
         raise ValueError(f"checkpoint {path} is incomplete: {missing} are missing")
     files = [np.load(path / name) for name in manifest["table_files"]]
     try:
-        pieces = [(data, number, piece) for data in files
-                  for number, piece in enumerate(json.loads(str(data["index"])))]
+        pieces = [(data, piece) for data in files for piece in json.loads(str(data["index"]))]
         table_ids = set()
         for variable, segments, _, rows in _tables(model):
             for key, n in rows.items():

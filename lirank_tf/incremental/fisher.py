@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from lirank_tf.config import TaskConfig
 
-DEFAULT_FISHER_BATCH_SIZE = 64
+DEFAULT_FISHER_BATCH_SIZE = 8
 
 
 @dataclasses.dataclass
@@ -105,11 +105,12 @@ def per_example_loss_fn(model: keras.Model, tasks: Sequence[TaskConfig]
 class _SquaredGradients:
     """Per batch: sum over its examples of the squared per-example gradients."""
 
-    def __init__(self, model: keras.Model, tasks: Sequence[TaskConfig]) -> None:
+    def __init__(self, model: keras.Model, tasks: Sequence[TaskConfig], element_spec=None) -> None:
         self.variables = list(model.trainable_variables)
         self.loss_fn = per_example_loss_fn(model, tasks)
         self.sparse: list[bool] | None = None   # known after tracing: which gradients are slices
-        self.step = tf.function(self._step)
+        # one trace for every batch size (the trace, with its pfor conversion, is the slow part)
+        self.step = tf.function(self._step, input_signature=element_spec)
 
     def _step(self, inputs: dict, labels: dict) -> list:
         with tf.GradientTape(persistent=True) as tape:
@@ -148,6 +149,15 @@ class _SquaredGradients:
         return results
 
 
+def _relaxed_batch(element_spec):
+    """``element_spec`` with an unknown batch dimension (None when it is not a spec nest)."""
+    try:
+        return tf.nest.map_structure(
+            lambda spec: tf.TensorSpec([None, *spec.shape[1:]], spec.dtype), element_spec)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def empirical_fisher(model: keras.Model, dataset: tf.data.Dataset, tasks: Sequence[TaskConfig],
                      max_examples: int | None = None) -> FisherInformation:
     """The diagonal empirical Fisher of ``model`` over ``dataset``.
@@ -164,7 +174,7 @@ def empirical_fisher(model: keras.Model, dataset: tf.data.Dataset, tasks: Sequen
     """
     if max_examples is not None and (isinstance(max_examples, bool) or max_examples < 1):
         raise ValueError(f"max_examples must be a positive int or None, got {max_examples!r}")
-    squared = _SquaredGradients(model, tasks)
+    squared = _SquaredGradients(model, tasks, _relaxed_batch(dataset.element_spec))
     totals = [np.zeros(v.shape, np.float64) for v in squared.variables]
     touched = [np.zeros(v.shape[0] if len(v.shape) else 1, bool) for v in squared.variables]
     count = 0

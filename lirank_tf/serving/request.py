@@ -12,7 +12,9 @@ from lirank_tf.data.raw_features import RawField
 
 
 def records_to_request(records: Sequence[dict], fields: Sequence[RawField]) -> dict[str, np.ndarray]:
-    """The ``serving_default`` inputs for ``records`` (lists padded with ``""`` / 0)."""
+    """The ``serving_default`` inputs for ``records`` (lists padded with ``""`` / 0; an absent
+    or None value is ``""``, an empty list, or NaN, which the export replaces by the
+    feature's default)."""
     request = {}
     for field in fields:
         values = [record.get(field.name) for record in records]
@@ -26,9 +28,11 @@ def records_to_request(records: Sequence[dict], fields: Sequence[RawField]) -> d
             rows = [list(v or []) + [pad] * (width - len(v or [])) for v in values]
             dtype = object if field.kind == "string_list" else np.int64
             request[field.name] = np.array(rows, dtype=dtype).reshape(len(records), width)
+        elif field.kind == "float_vector":
+            rows = [[np.nan] * field.size if v is None else v for v in values]
+            request[field.name] = np.array(rows, dtype=np.float32).reshape(len(records), field.size)
         else:
-            array = np.array([np.nan if v is None else v for v in values], dtype=np.float32)
-            request[field.name] = array.reshape(len(records), -1) if field.kind == "float_vector" else array
+            request[field.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float32)
     return request
 
 

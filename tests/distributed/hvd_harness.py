@@ -71,12 +71,12 @@ def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
     filled: dict[str, np.ndarray] = {}
     for name in manifest["table_files"]:
         with np.load(path / name) as data:
-            for number, piece in enumerate(json.loads(str(data["index"]))):
+            for piece in json.loads(str(data["index"])):
                 key, start, end = piece["key"], piece["row_start"], piece["row_end"]
                 rows, dim = manifest["tables"][key]
                 table = values.setdefault(key, np.full((rows, dim), np.nan, np.float32))
                 count = filled.setdefault(key, np.zeros(rows, np.int64))
-                table[start:end] = data[f"{number}/value"]
+                table[start:end] = data[f"{piece['arrays']}/value"]
                 count[start:end] += 1
     for key, count in filled.items():
         assert np.all(count == 1), f"rows of {key} saved {sorted(set(count.tolist()))} times"

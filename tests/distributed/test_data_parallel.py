@@ -14,6 +14,7 @@ from lirank_tf.distributed import data_parallel
 from lirank_tf.distributed.context import SingleProcessContext
 from lirank_tf.distributed.data_parallel import DistributedModel, WorkerFailureError, unwrap
 from lirank_tf.distributed.model_parallel import shard_model
+from lirank_tf.distributed.variables import sharded_layers
 
 
 def test_single_process_training_equals_plain_keras():
@@ -35,7 +36,7 @@ def test_replicated_gradients_are_allreduced_and_shard_gradients_divided_by_size
     model = DistributedModel(shard_model(build_plain_model(1), context, broadcast_tables=False),
                              compression="fp16", sparse_as_dense=True, context=context)
     variables = model.trainable_variables
-    shards = {id(layer.shard_rows) for layer in unwrap(model).layers if hasattr(layer, "shard_rows")}
+    shards = {id(layer.shard_rows) for layer in sharded_layers(unwrap(model))}
     assert len(shards) == 3
     gradients = []
     for v in variables:

@@ -15,6 +15,7 @@ from lirank_tf.distributed.context import SingleProcessContext
 from lirank_tf.distributed.model_parallel import shard_model
 from lirank_tf.distributed.sharded_checkpoint import (completed_checkpoints, latest_checkpoint,
                                                       restore_checkpoint, save_checkpoint)
+from lirank_tf.distributed.variables import sharded_layers
 
 
 def weights_by_path(model: keras.Model) -> dict:
@@ -40,11 +41,10 @@ def test_two_rank_checkpoint_restores_into_three_ranks_and_into_the_plain_model(
     expected = weights_by_path(source)
     for rank, model in enumerate(sharded_models(build_plain_model(2), 3)):
         assert restore_checkpoint(model, tmp_path, RecordingContext(rank, 3)) == 7
-        for layer in model.layers:
-            if hasattr(layer, "table_segments"):
-                for s in layer.table_segments():
-                    rows = layer.shard_rows.numpy()[s.local_offset:s.local_offset + s.row_end - s.row_start]
-                    np.testing.assert_array_equal(rows, expected[s.key][s.row_start:s.row_end])
+        for layer in sharded_layers(model):
+            for s in layer.table_segments():
+                rows = layer.shard_rows.numpy()[s.local_offset:][:s.row_end - s.row_start]
+                np.testing.assert_array_equal(rows, expected[s.key][s.row_start:s.row_end])
         np.testing.assert_array_equal(model.get_layer("hidden").kernel.numpy(),
                                       expected["hidden/kernel"])
     plain = build_plain_model(3)
@@ -67,7 +67,7 @@ def test_optimizer_state_of_tables_and_dense_layers_round_trips(tmp_path):
     sharded_momentum = {v.name: v.numpy() for v in trained.optimizer.variables}
     np.testing.assert_array_equal(momentum["hidden_kernel_momentum"],
                                   sharded_momentum["hidden_kernel_momentum"])
-    user = trained.get_layer("user_embedding")
+    (user,) = [layer for layer in sharded_layers(trained) if layer.name == "user_embedding"]
     (segment,) = user.table_segments()
     assert np.abs(momentum["user_embedding_embeddings_momentum"]).sum() > 0
     np.testing.assert_array_equal(momentum["user_embedding_embeddings_momentum"],
