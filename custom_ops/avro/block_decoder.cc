@@ -2,6 +2,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <new>
 #include <string>
 
 #include "avro/binary.h"
@@ -24,6 +25,9 @@ size_t FeatureColumns::NumValues(DType dtype) const {
 }
 
 namespace {
+
+// Items that take no bytes (fixed(0) values) have counts unbounded by the block size.
+constexpr int64_t kMaxZeroSizeItems = int64_t{1} << 24;
 
 template <typename T> Column<T>& ValuesOf(FeatureColumns& c);
 template <> Column<int32_t>& ValuesOf(FeatureColumns& c) { return c.int32_values; }
@@ -134,6 +138,9 @@ bool Decoder::DecodeArray(const Step& s, int depth) {
     int64_t n, byte_size;
     if (!ReadBlockCount(cursor_, s.items_zero_size, &n, &byte_size)) return false;
     if (n == 0) break;
+    if (LIRANK_UNLIKELY(s.items_zero_size && n > kMaxZeroSizeItems - total)) {
+      return cursor_.Fail("implausible item count for zero-size items");
+    }
     total += n;
     if (LIRANK_UNLIKELY(s.expected >= 0 && total > s.expected)) {
       return ValueError("array has more than the " + std::to_string(s.expected) +
@@ -311,10 +318,8 @@ absl::Status Decoder::Run(int64_t count) {
   return CheckSparseIndices();
 }
 
-}  // namespace
-
-absl::Status DecodeBlock(std::shared_ptr<const FileContext> file, RawBlock* raw,
-                         DecodedBlock* out) {
+absl::Status DecodeBlockUnguarded(std::shared_ptr<const FileContext> file, RawBlock* raw,
+                                  DecodedBlock* out) {
   out->file = std::move(file);
   out->offset = raw->offset;
   out->num_records = raw->record_count;
@@ -331,6 +336,21 @@ absl::Status DecodeBlock(std::shared_ptr<const FileContext> file, RawBlock* raw,
     raw->bytes.Release();
   }
   return Decoder(*out->file->program, out).Run(out->num_records);
+}
+
+}  // namespace
+
+absl::Status DecodeBlock(std::shared_ptr<const FileContext> file, RawBlock* raw,
+                         DecodedBlock* out) {
+  // A corrupt block can ask for more memory than there is (deflate expands up to 1032x):
+  // report it as an error of this block rather than letting std::bad_alloc abort the process.
+  try {
+    return DecodeBlockUnguarded(std::move(file), raw, out);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(out->file->filename + ": block at byte offset " +
+                                        std::to_string(raw->offset) +
+                                        ": out of memory while decompressing or decoding it");
+  }
 }
 
 }  // namespace avro

@@ -48,9 +48,9 @@ def _check_int(name: str, value: Any, minimum: int, allow_autotune: bool = False
     return value
 
 
-def _specs(name: str, spec: Feature, batch: int | None) -> tuple[Any, list[tf.DType],
-                                                                  list[tf.TensorShape], Any]:
-    """(raw op structure, flat output dtypes, flat output shapes, final element spec)."""
+def _specs(spec: Feature, batch: int | None) -> tuple[Any, list[tf.DType], list[tf.TensorShape],
+                                                     Any]:
+    """(structure of the op's outputs, their dtypes, their shapes, the final element spec)."""
     if isinstance(spec, DenseFeature):
         tensor = tf.TensorSpec([batch, *spec.shape], spec.dtype)
         return tensor, [spec.dtype], [tensor.shape], tensor
@@ -161,7 +161,7 @@ class AvroTensorDataset(tf.data.Dataset):
         batch = batch_size if drop_remainder else None
         raw_structure, output_types, output_shapes, element_spec = {}, [], [], {}
         for name, spec in self._features.items():
-            raw, dtypes, shapes, final = _specs(name, spec, batch)
+            raw, dtypes, shapes, final = _specs(spec, batch)
             raw_structure[name] = raw
             output_types += dtypes
             output_shapes += shapes
@@ -238,8 +238,8 @@ def read_avro_file(path: str | tf.Tensor, features: Mapping[str, Feature]) -> di
     """
     checked = validate_features(features)
     output_types = []
-    for name, spec in checked.items():
-        output_types += _specs(name, spec, None)[1]
+    for spec in checked.values():
+        output_types += _specs(spec, None)[1]
     components = load_ops_library().lirank_avro_read_file(
         filename=path, features=spec_json(checked), output_types=output_types)
     batch, position = {}, 0

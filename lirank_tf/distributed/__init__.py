@@ -28,8 +28,9 @@ Parts:
 * ``data_parallel``: ``DistributedModel`` (``train_step`` with gradient averaging, fp16
   compression option), ``unwrap``, ``WorkerFailureError``.
 * ``sharding_plan``: ``plan_sharding`` (table-wise, memory-balanced; row-wise option).
-* ``sharded_lookup`` / ``sharded_layers`` / ``model_parallel``: the two all-to-alls, the
-  sharded twins of ``keras.layers.Embedding`` and ``QRHashEmbedding``, ``shard_model``.
+* ``sharded_lookup`` / ``sharded_layers`` / ``sharded_group`` / ``model_parallel``: the two
+  all-to-alls, the sharded twins of ``keras.layers.Embedding`` and ``QRHashEmbedding``, one
+  fused exchange for all tables of one width, ``shard_model``.
 * ``sharded_checkpoint``: per-worker checkpoints that restore onto any number of workers.
 * ``callbacks``: ``BroadcastInitialState``, ``MetricAverage``, ``ShardedCheckpoint``,
   ``StepWatchdog``. ``learning_rate``: ``scale_learning_rate``, ``WorldSizeWarmup``.
@@ -54,6 +55,7 @@ from lirank_tf.distributed.learning_rate import WorldSizeWarmup, scale_learning_
 from lirank_tf.distributed.model_parallel import shard_model
 from lirank_tf.distributed.sharded_checkpoint import (latest_checkpoint, restore_checkpoint,
                                                       save_checkpoint)
+from lirank_tf.distributed.sharded_group import ShardedEmbeddingGroup
 from lirank_tf.distributed.sharded_layers import ShardedEmbedding, ShardedQRHashEmbedding
 from lirank_tf.distributed.sharding_plan import ShardingPlan, TableSpec, plan_sharding
 
@@ -112,7 +114,8 @@ def chief_only(callbacks: Sequence[keras.callbacks.Callback],
 
 __all__ = [
     "BroadcastInitialState", "DistributedContext", "DistributedModel", "HorovodContext",
-    "MetricAverage", "ShardedCheckpoint", "ShardedEmbedding", "ShardedQRHashEmbedding",
+    "MetricAverage", "ShardedCheckpoint", "ShardedEmbedding", "ShardedEmbeddingGroup",
+    "ShardedQRHashEmbedding",
     "ShardingPlan", "SingleProcessContext", "StepWatchdog", "TableSpec", "WorkerFailureError",
     "WorldSizeWarmup", "callbacks", "chief_only", "current_context", "init",
     "latest_checkpoint", "launched_by_horovod", "plan_sharding", "restore_checkpoint",

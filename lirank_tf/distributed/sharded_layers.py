@@ -3,9 +3,11 @@
 ``ShardedEmbedding`` replaces ``keras.layers.Embedding`` and ``ShardedQRHashEmbedding``
 replaces ``lirank_tf.layers.qr_hash.QRHashEmbedding``. Each holds only its worker's rows of
 its tables, in one variable ``shard_rows`` (shape ``[rows held here, dim]``, possibly 0 rows),
-and looks rows up with ``ShardedLookup`` (two all-to-alls). Table ``t`` of layer ``L`` is
-known to the sharding plan and to checkpoints as ``"L/t"``, the path of the plain layer's
-variable, e.g. ``"viewer_embedding/embeddings"`` or ``"actor_embedding/quotient_table_low"``.
+and looks rows up with ``ShardedLookup`` (two all-to-alls), or lets a
+``ShardedEmbeddingGroup`` look them up together with other layers' rows. Table ``t`` of layer
+``L`` is known to the sharding plan and to checkpoints as ``"L/t"``, the path of the plain
+layer's variable, e.g. ``"viewer_embedding/embeddings"`` or
+``"actor_embedding/quotient_table_low"``.
 
 These layers are per-worker objects: save them with ``sharded_checkpoint`` (a ``.keras`` file
 of one worker holds only that worker's rows) and export the plain model restored from it.

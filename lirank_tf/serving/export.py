@@ -4,8 +4,9 @@ Signatures:
 
 * ``serving_default``: raw features as dense tensors, one row per candidate. String ids
   ``string [batch]``; id lists and history item ids ``string [batch, n]`` padded with
-  ``""``; history action types ``int64 [batch, n]`` aligned with the items; numeric
-  features ``float32 [batch]`` or ``[batch, size]``.
+  ``""``; integer ids ``int64``, -1 for "no id" and as list padding; history action types
+  ``int64 [batch, n]`` aligned with the items; numeric features ``float32 [batch]`` or
+  ``[batch, size]``.
 * ``serve_examples``: ``string [batch]`` serialized ``tf.Example``s with the same feature names
   (id lists as bytes lists, action types as int64 lists, numeric features as float lists;
   absent features take the empty string / empty list / the configured default).
@@ -48,6 +49,8 @@ def raw_signature(fields: list[RawField]) -> dict[str, tf.TensorSpec]:
     for field in fields:
         if field.kind == "string":
             specs[field.name] = tf.TensorSpec([None], tf.string, name=field.name)
+        elif field.kind == "int":
+            specs[field.name] = tf.TensorSpec([None], tf.int64, name=field.name)
         elif field.kind == "string_list":
             specs[field.name] = tf.TensorSpec([None, None], tf.string, name=field.name)
         elif field.kind == "int_list":
@@ -64,6 +67,8 @@ def example_parse_spec(fields: list[RawField]) -> dict:
     for field in fields:
         if field.kind == "string":
             spec[field.name] = tf.io.FixedLenFeature([], tf.string, default_value="")
+        elif field.kind == "int":
+            spec[field.name] = tf.io.FixedLenFeature([], tf.int64, default_value=-1)
         elif field.kind == "string_list":
             spec[field.name] = tf.io.RaggedFeature(tf.string, row_splits_dtype=tf.int64)
         elif field.kind == "int_list":

@@ -1,12 +1,14 @@
 """In-graph checks of a serving request: a bad request fails with a message naming the feature.
 
 A loaded signature checks the presence and the dtype of its inputs (TensorFlow raises a
-``TypeError`` naming a missing input, an ``InvalidArgumentError`` giving the position of an
-input of the wrong dtype) but not their shapes: TF Serving and ``loaded.signatures[...]``
-feed any shape to the graph. The checks here run before anything else in every signature,
-so a wrong shape or an inconsistent request gets an ``InvalidArgumentError`` (TF Serving:
-``INVALID_ARGUMENT``) naming the feature, instead of an error from deep inside the
-transformation or a silently wrong score. The serving process keeps running either way.
+``TypeError`` naming a missing or unknown input, and an ``InvalidArgumentError`` "input #i
+(zero-based) was expected to be a float tensor but is a int64 tensor" for a wrong dtype, where
+``i`` is the input's index in the alphabetical list of input names) but not their shapes:
+TF Serving and ``loaded.signatures[...]`` feed any shape to the graph. The checks here run
+before anything else in every signature, so a wrong shape or an inconsistent request gets
+an ``InvalidArgumentError`` (TF Serving: ``INVALID_ARGUMENT``) naming the feature, instead of
+an error from deep inside the transformation or a silently wrong score. The serving process
+keeps running either way.
 
 Documented defaults, not errors: an empty history (zero steps, or only ``""`` items) gives
 the history block's empty-history output (zeros for the pooled parts); a NaN numeric value

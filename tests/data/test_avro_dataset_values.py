@@ -283,3 +283,14 @@ def test_feed_schema_file(tmp_path):
     features["dense_features"] = DenseFeature(tf.float32, (16,))
     features["actor_follower_count"] = DenseFeature(tf.int64, default_value=-1)
     assert_batches_match(AvroTensorDataset([path], features, 16), read_fastavro(path), features, 16)
+
+
+def test_reads_through_tensorflow_file_systems(tmp_path, records):
+    """Files are opened with TensorFlow's file system layer: the in-memory ram:// scheme works."""
+    local = write_fastavro(str(tmp_path / "f.avro"), SCHEMA, records[:80], "snappy", 900)
+    remote = "ram://avro_values_test/part-0.avro"
+    with tf.io.gfile.GFile(remote, "wb") as handle:
+        handle.write(open(local, "rb").read())
+    assert features_from_schema(remote)["tail"] == DenseFeature(tf.int32)
+    assert_batches_match(AvroTensorDataset([remote], FEATURES, 32), read_fastavro(local), FEATURES,
+                         32, ENUM_SYMBOLS)

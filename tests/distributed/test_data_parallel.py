@@ -57,7 +57,8 @@ def test_replicated_gradients_are_allreduced_and_shard_gradients_divided_by_size
         model.synchronize_gradients(gradients, variables)
     for gradient, variable in zip(synchronized, variables):
         if id(variable) in shards:
-            np.testing.assert_array_equal(gradient.values.numpy(), np.full([2, variable.shape[1]], 0.5))
+            np.testing.assert_array_equal(gradient.values.numpy(),
+                                          np.full([2, variable.shape[1]], 0.5))
         elif variable.path == "click/bias":
             assert gradient is None
         else:

@@ -102,7 +102,8 @@ def test_callbacks_factory_and_chief_only():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: ShardedCheckpoint("d", every_n_steps=0), "every_n_steps must be a positive int or None, got 0"),
+    (lambda: ShardedCheckpoint("d", every_n_steps=0),
+     "every_n_steps must be a positive int or None, got 0"),
     (lambda: ShardedCheckpoint("d", keep=-1), "keep must be a positive int or None, got -1"),
     (lambda: StepWatchdog(0), "timeout_seconds must be a positive number, got 0"),
     (lambda: StepWatchdog(1, first_step_timeout_seconds=-2), "first_step_timeout_seconds"),

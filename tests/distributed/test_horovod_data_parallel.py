@@ -28,7 +28,8 @@ def test_two_workers_reach_the_weights_of_one_process_with_the_global_batch(tmp_
     first, last = np.load(reference / "plain-step1.npz"), np.load(reference / "plain-step8.npz")
     assert all(np.abs(first[k] - last[k]).max() > 1e-3 for k in first.files)  # all trained
     np.testing.assert_allclose(np.load(tmp_path / "predictions-dp-N2.npy"),
-                               np.load(reference / "predictions-plain-N1.npy"), rtol=1e-5, atol=1e-6)
+                               np.load(reference / "predictions-plain-N1.npy"),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_fp16_compression_with_densified_embedding_gradients(tmp_path, reference):

@@ -75,7 +75,8 @@ def test_one_exchange_gives_plain_outputs_and_summed_table_gradients():
         tables = ids.weights + query.weights
         for table, gradient in zip(tables, tape.gradient(loss, tables)):
             key = f"{'ids' if table is ids.embeddings else 'query'}/{table.name}"
-            plain_gradients[key] = plain_gradients.get(key, 0) + tf.convert_to_tensor(gradient).numpy()
+            gradient = tf.convert_to_tensor(gradient).numpy()
+            plain_gradients[key] = plain_gradients.get(key, 0) + gradient
         for got, want in zip(results[rank][0], expected):
             np.testing.assert_allclose(got, want.numpy(), rtol=1e-6)
     for rank in range(2):

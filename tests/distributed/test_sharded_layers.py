@@ -70,7 +70,8 @@ def test_sharded_embedding_across_ranks_matches_plain_outputs_and_gradients():
         with tf.GradientTape() as tape:
             out = layers[rank](ids[rank])
             loss = tf.reduce_sum(out * upstream[rank])
-        return out.numpy(), tf.convert_to_tensor(tape.gradient(loss, layers[rank].shard_rows)).numpy()
+        gradient = tape.gradient(loss, layers[rank].shard_rows)
+        return out.numpy(), tf.convert_to_tensor(gradient).numpy()
 
     results = group.run(step)
     expected_gradient = np.zeros_like(table)
@@ -106,7 +107,8 @@ def test_sharded_qr_across_ranks_gives_plain_outputs_and_summed_gradients():
     group = ThreadGroup(2)
     plain, twins = qr_pair(2, contexts=[group.context(0), group.context(1)], pooling="mean")
     assert {t.shard_rows.shape[0] for t in twins} != {0}  # both ranks hold rows
-    ids = [tf.constant([["a", "b", ""], ["q", "", ""]]), tf.constant([["b", "b", "x"], ["", "", ""]])]
+    ids = [tf.constant([["a", "b", ""], ["q", "", ""]]),
+           tf.constant([["b", "b", "x"], ["", "", ""]])]
 
     def step(rank):
         with tf.GradientTape() as tape:

@@ -45,8 +45,10 @@ def test_route_matches_reference_layout():
         rows = [row for _, row in layout]
         global_rows = [lookup.table_base[key] + row for key, row in zip(keys, rows)]
         owner, local_row = lookup.route(tf.constant(global_rows, tf.int64))
-        assert list(zip(owner.numpy().tolist(), local_row.numpy().tolist())) == list(layout.values())
-        expected_segments = [(key, s.row_start, s.row_end) for key, shards in PLAN.placements.items()
+        routed = list(zip(owner.numpy().tolist(), local_row.numpy().tolist()))
+        assert routed == list(layout.values())
+        expected_segments = [(key, s.row_start, s.row_end)
+                             for key, shards in PLAN.placements.items()
                              for s in shards if s.rank == rank]
         assert [(s.key, s.row_start, s.row_end) for s in lookup.local_segments] == expected_segments
         assert lookup.num_local_rows == sum(e - b for _, b, e in expected_segments)
@@ -66,7 +68,8 @@ def run_job(ids_by_rank: list, upstream_by_rank: list, split_variables: bool):
         with tf.GradientTape() as tape:
             found = lookups[rank](variables if split_variables else variables[0], requests)
             outputs = {key: rows for (key, _), rows in zip(requests, found)}
-            loss = tf.add_n([tf.reduce_sum(outputs[k] * upstream_by_rank[rank][k]) for k in outputs])
+            loss = tf.add_n([tf.reduce_sum(outputs[k] * upstream_by_rank[rank][k])
+                             for k in outputs])
         gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
                      for v, g in zip(variables, tape.gradient(loss, variables))]
         return {k: v.numpy() for k, v in outputs.items()}, np.concatenate(gradients)
@@ -89,7 +92,8 @@ def test_forward_and_backward_across_three_ranks_match_numpy(split_variables):
     for rank, (outputs, gradient) in enumerate(results):
         for key, ids in ids_by_rank[rank].items():
             np.testing.assert_array_equal(outputs[key], TABLES[key][ids])
-        expected = [full_gradients[s.key][s.row_start:s.row_end] for s in lookups[rank].local_segments]
+        expected = [full_gradients[s.key][s.row_start:s.row_end]
+                    for s in lookups[rank].local_segments]
         np.testing.assert_allclose(gradient, np.concatenate(expected), rtol=1e-6, atol=1e-6)
     assert all(np.isfinite(g).all() and np.abs(g).sum() > 0 for _, g in results)
 

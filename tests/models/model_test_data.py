@@ -48,8 +48,11 @@ def prepared(config: ExperimentConfig, manifest: dict) -> tuple[ExperimentConfig
     return config, transform, inputs, labels
 
 
-def compile_for(model: keras.Model, config: ExperimentConfig, learning_rate: float = 3e-3) -> keras.Model:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+def compile_for(model: keras.Model, config: ExperimentConfig, learning_rate: float = 3e-3,
+                run_eagerly: bool = False) -> keras.Model:
+    """Compiles with the tasks' losses and metrics; ``run_eagerly`` for single steps (no
+    tracing, which costs far more than one step of a tiny batch)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), run_eagerly=run_eagerly,
                   **MultiTask.from_config(config.tasks).compile_kwargs())
     return model
 
@@ -73,7 +76,7 @@ def assert_export_matches_keras(config: ExperimentConfig, transform: Transformat
     outputs on ``records`` with the Keras model on the transformed request; returns them."""
     request = records_to_request(records, raw_fields(config))
     tensors = {name: tf.constant(value) for name, value in request.items()}
-    outputs = model(tf.function(transform.__call__)(tensors), training=False)
+    outputs = model(transform(tensors), training=False)
     expected = {t.name: np.asarray(outputs[t.name]).reshape(-1) for t in config.tasks}
     expected["score"] = sum(t.score_weight * expected[t.name] for t in config.tasks)
     export_dir = export_serving_model(config, transform, model, Path(directory) / "export")

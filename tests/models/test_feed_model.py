@@ -112,7 +112,7 @@ def test_each_switch_changes_the_model_and_trains_a_step(feed, name):
     _, (_, _, inputs, labels) = feed
     overrides, present, absent = VARIANTS[name]
     config = config_with(overrides)
-    model = compile_for(build_model(config), config)
+    model = compile_for(build_model(config), config, run_eagerly=True)
     types = {type(layer) for layer in model.layers}
     assert present <= types, present - types
     assert not absent & types, absent & types

@@ -1,7 +1,8 @@
 """Small Feed-style models, raw records and exports shared by the tests in tests/serving/.
 
 The configs keep the Feed experiment's structure and blocks (30-wide QR tables, TransAct or
-amortized history, grouped towers) with few features, so an export traces in seconds rather than a minute.
+amortized history, grouped towers) with few features, so an export traces in seconds rather
+than a minute.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ def test_int8_export_scores_in_a_fresh_tensorflow_only_process(exports):
             loaded = tf.saved_model.load(path)
             out = loaded.signatures["serving_default"](
                 **{{k: tf.constant(v) for k, v in request.items()}})
-            np.savez({str(root)!r} + f"/{{name}}_scores.npz", **{{k: v.numpy() for k, v in out.items()}})
+            np.savez({str(root)!r} + f"/{{name}}_scores.npz",
+                     **{{k: v.numpy() for k, v in out.items()}})
             reader = tf.train.load_checkpoint(path + "/variables/variables")
             variables[name] = sorted({{dtype.name for key, dtype
                                       in reader.get_variable_to_dtype_map().items()

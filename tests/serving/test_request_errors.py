@@ -24,7 +24,8 @@ def serving(amortized_export):
     config, transform, model, export_dir = amortized_export
     loaded = tf.saved_model.load(str(export_dir))
     records = make_records(config, 6, seed=8)
-    request = {k: tf.constant(v) for k, v in records_to_request(records, raw_fields(config)).items()}
+    request = {k: tf.constant(v)
+               for k, v in records_to_request(records, raw_fields(config)).items()}
     return config, transform, model, loaded, records, request
 
 
@@ -181,8 +182,9 @@ def test_candidates_signature_errors(serving):
         records[0], records, raw_fields(config), config.features.history).items()}
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="history_item_ids must hold the member history in exactly one row"):
-        serve_candidates(**{**request, "history_item_ids": tf.repeat(request["history_item_ids"], 2, 0),
-                            "history_action_types": tf.repeat(request["history_action_types"], 2, 0)})
+        two_rows = {name: tf.repeat(request[name], 2, axis=0)
+                    for name in ("history_item_ids", "history_action_types")}
+        serve_candidates(**{**request, **two_rows})
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="feature actor_id must have one row per candidate"):
         serve_candidates(**{**request, "actor_id": request["actor_id"][:2]})

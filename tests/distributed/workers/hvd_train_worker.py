@@ -118,8 +118,8 @@ def run_distributed(args, out: Path) -> None:
     data = distributed.shard_dataset(batches(features, labels, local_batch))
     for target in save_steps(args):
         if target > done:
-            model.fit(data.skip(done).take(target - done), verbose=context.verbose(0), shuffle=False,
-                      callbacks=callbacks)
+            model.fit(data.skip(done).take(target - done), verbose=context.verbose(0),
+                      shuffle=False, callbacks=callbacks)
             done = target
             distributed.save_checkpoint(model, out / "checkpoints")
     if not save_steps(args):
