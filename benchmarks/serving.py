@@ -1,7 +1,7 @@
 """Serving benchmark of the exported Feed model (LiRank §3.13, §4.3; amortized history).
 
     python benchmarks/serving.py [--days 4] [--impressions-per-day 3000] [--epochs 1]
-                                 [--requests 30] [--candidates 1,10,100,500] [--output-dir DIR]
+                                 [--requests 50] [--candidates 1,10,100,500] [--output-dir DIR]
 
 1. Trains the Feed experiment (every Table 6 block, TransAct history) briefly on simulated
    data and exports it twice, fp32 and ``quantize="int8"``; prints the embedding-table and
@@ -106,19 +106,16 @@ def requests_for(config, records: list[dict], count: int) -> tuple[dict, dict]:
     return as_tensors(per_candidate), as_tensors(amortized)
 
 
-def time_requests(signature, request: dict, requests: int, warmup: int = 3) -> np.ndarray:
-    for _ in range(warmup):
-        signature(**request)["score"].numpy()
-    seconds = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        signature(**request)["score"].numpy()
-        seconds.append(time.perf_counter() - started)
-    return np.array(seconds)
+def time_call(signature, request: dict) -> float:
+    started = time.perf_counter()
+    signature(**request)["score"].numpy()
+    return time.perf_counter() - started
 
 
 def latency_table(config, exports: dict, records: list[dict], counts: list[int],
-                  requests: int) -> str:
+                  requests: int, warmup: int = 3) -> str:
+    """Per N, the six (path, precision) cells are timed in turn, request after request, so
+    a change of the machine's load hits them alike."""
     paths = [("transact", "serving_default", "TransAct (early fusion), per candidate"),
              ("amortized", "serving_default", "amortized encoder, per candidate"),
              ("amortized", "serve_candidates", "amortized encoder, history once")]
@@ -127,15 +124,20 @@ def latency_table(config, exports: dict, records: list[dict], counts: list[int],
              "|---|---|---:|---:|---:|---:|"]
     for count in counts:
         per_candidate, amortized = requests_for(config, records, count)
-        for kind, signature, name in paths:
-            for precision in ("fp32", "int8"):
-                request = amortized if signature == "serve_candidates" else per_candidate
-                timed = requests if count < 500 else max(10, requests // 2)
-                seconds = time_requests(loaded[(kind, precision)].signatures[signature],
-                                        request, timed)
-                p50, p99 = np.percentile(seconds, [50, 99]) * 1e3
-                lines.append(f"| {name} | {precision} | {count} | {p50:.1f} | {p99:.1f} | "
-                             f"{count / seconds.mean():,.0f} |")
+        cells = [(name, precision, loaded[(kind, precision)].signatures[signature],
+                  amortized if signature == "serve_candidates" else per_candidate)
+                 for kind, signature, name in paths for precision in ("fp32", "int8")]
+        seconds: dict[int, list[float]] = {index: [] for index in range(len(cells))}
+        for round_ in range(warmup + requests):
+            for index, (_, _, signature, request) in enumerate(cells):
+                elapsed = time_call(signature, request)
+                if round_ >= warmup:
+                    seconds[index].append(elapsed)
+        for index, (name, precision, _, _) in enumerate(cells):
+            times = np.array(seconds[index])
+            p50, p99 = np.percentile(times, [50, 99]) * 1e3
+            lines.append(f"| {name} | {precision} | {count} | {p50:.1f} | {p99:.1f} | "
+                         f"{count / times.mean():,.0f} |")
     return "\n".join(lines)
 
 
@@ -144,7 +146,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=4, help="simulated days (last: test)")
     parser.add_argument("--impressions-per-day", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=30, help="timed requests per cell")
+    parser.add_argument("--requests", type=int, default=50, help="timed requests per cell")
     parser.add_argument("--candidates", default="1,10,100,500")
     parser.add_argument("--output-dir", help="default: a temporary directory")
     args = parser.parse_args()
@@ -169,8 +171,8 @@ def main() -> None:
     print(quality_table(config, result.model, exports, manifest["test"]))
     counts = [int(c) for c in args.candidates.split(",")]
     print(f"\n## latency through the loaded SavedModels ({args.requests} timed requests per "
-          f"cell, half that for N >= 500; history of {config.features.history.max_length} "
-          "steps; this CPU)\n")
+          f"cell, cells interleaved; history of {config.features.history.max_length} steps; "
+          "candidates/s = N / mean latency; this CPU)\n")
     print(latency_table(config, exports, read_records(manifest["test"], 1000), counts,
                         args.requests))
     print(f"\n[serving] done in {time.time() - started:.0f}s; outputs in {root}")

@@ -174,6 +174,9 @@ class TrainingConfig(ConfigBase):
     monitor: str = ""
     seed: int = 7
     verbose: int = 1
+    # under horovodrun: shard the embedding tables over the workers (LiRank §4.1, Fig. 7)
+    # instead of replicating them; needs clipnorm: 0 (workers see different table gradients)
+    shard_embeddings: bool = False
 
 
 @dataclasses.dataclass

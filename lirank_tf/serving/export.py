@@ -81,6 +81,13 @@ def example_parse_spec(fields: list[RawField]) -> dict:
     return spec
 
 
+class _Untracked:
+    """Holds an object outside the SavedModel's object graph."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+
 class ServingModule(tf.Module):
     """The stitched serving graph: request checks -> transformation model -> ranking model
     -> score."""
@@ -89,7 +96,11 @@ class ServingModule(tf.Module):
         super().__init__(name="lirank_serving")
         self.config = config
         self.transform = transform
-        self.model = model
+        # The SavedModel keeps the model's variables, not the Keras model object: tracking the
+        # object would also save its optimizer's state (e.g. Adam's two slots per weight,
+        # twice the model's size), which serving never reads; Keras' own export does the same.
+        self._model = _Untracked(model)
+        self.model_variables = list(model.variables)
         self.fields = raw_fields(config)
         self._weights = {t.name: t.score_weight for t in config.tasks}
         self._specs = raw_signature(self.fields)
@@ -102,6 +113,11 @@ class ServingModule(tf.Module):
         if history is not None and has_amortized_history(model):
             self.serve_candidates = tf.function(self._serve_candidates,
                                                 input_signature=[self._specs])
+
+    @property
+    def model(self) -> keras.Model:
+        """The ranking model served (its variables are saved, not the model object)."""
+        return self._model.value
 
     def signatures(self) -> dict[str, tf.types.experimental.PolymorphicFunction]:
         """``{signature name: tf.function}`` of the export (traced by ``tf.saved_model.save``

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from lirank_tf import distributed
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.preflight import check_files
 from lirank_tf.models import build_model
@@ -84,7 +86,14 @@ def count_batches(dataset: tf.data.Dataset) -> int:
 
 def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False,
           extra_callbacks: list | None = None) -> TrainResult:
-    """Trains ``config`` into ``output_dir``; resumes an interrupted run of the same config."""
+    """Trains ``config`` into ``output_dir``; resumes an interrupted run of the same config.
+
+    Under ``horovodrun -np N`` (N >= 2) every worker runs this and ``train_distributed``
+    trains the same model with the global batch ``training.batch_size`` split over them."""
+    context = distributed.init()  # Horovod: initialise (a single-process context under python)
+    if context.size > 1:
+        return train_distributed(config, output_dir, context, overwrite=overwrite,
+                                 extra_callbacks=extra_callbacks)
     run = RunDirectory(output_dir)
     resuming = run.prepare(config, overwrite=overwrite)
     keras.utils.set_random_seed(config.training.seed)
@@ -118,3 +127,118 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
     run.history_path.write_text(json.dumps(history, indent=2))
     model.save(run.model_path)
     return TrainResult(model=model, transform=transform, history=history, run=run)
+
+
+def sharded_checkpoint_dir(run: RunDirectory) -> Path:
+    """Per-worker checkpoints of a Horovod run (resume, and the final model of sharded tables)."""
+    return run.path / "sharded_checkpoints"
+
+
+def worker_datasets(config: ExperimentConfig, train_files: list[str], transform: TransformationModel,
+                    context: distributed.DistributedContext) -> tuple[tf.data.Dataset, int]:
+    """This worker's training batches of ``batch_size / N`` examples and the number of steps
+    per epoch, the same on every worker (one more step on one worker would hang the others)."""
+    training, size = config.training, context.size
+    local_batch = training.batch_size // size
+    if len(train_files) >= size:
+        # Horovod: each worker reads its own files; every worker counts the batches of every
+        # worker's files (the same rule as shard_files) to agree on the smallest count.
+        files = distributed.shard_files(train_files, context)
+        counts = [count_batches(training_dataset(config, train_files[r::size], transform,
+                                                 shuffle=False, batch_size=local_batch))
+                  for r in range(size)]
+        dataset = training_dataset(config, files, transform, shuffle=True,
+                                   seed=training.seed + context.rank, batch_size=local_batch)
+        steps = min(counts)
+    else:
+        # Horovod: fewer files than workers: all read the same shuffled stream (same seed)
+        # and each takes every N-th batch.
+        dataset = training_dataset(config, train_files, transform, shuffle=True,
+                                   seed=training.seed, batch_size=local_batch)
+        steps = count_batches(dataset) // size
+        dataset = distributed.shard_dataset(dataset, context)
+    steps = training.steps_per_epoch or steps
+    if steps < 1:
+        raise ValueError(f"data.train has too few rows for {size} workers with training."
+                         f"batch_size {training.batch_size}: a worker gets no full batch")
+    return dataset.repeat().take(steps), steps
+
+
+def train_distributed(config: ExperimentConfig, output_dir: str | Path,
+                      context: distributed.DistributedContext, *, overwrite: bool = False,
+                      extra_callbacks: list | None = None) -> TrainResult:
+    """``train`` on every worker of a Horovod job: data-parallel dense layers, and replicated
+    or (``training.shard_embeddings``) sharded tables (LiRank §4.1).
+
+    ``training.batch_size`` stays the global batch: each worker reads ``batch_size / N``
+    examples a step and the gradients are averaged, so one step equals a single-process step
+    on ``batch_size`` examples and the §6.2 learning-rate recipe (keyed to the batch size)
+    applies unchanged, without a world-size learning-rate factor. The resolved config,
+    statistics, history, logs and ``model.keras`` (a plain single-process model) are written
+    by rank 0 only, so ``lirank-tf evaluate`` and ``export`` read the run as any other."""
+    training = config.training
+    if training.batch_size % context.size:
+        raise ValueError(f"training.batch_size ({training.batch_size}) must be a multiple of the "
+                         f"number of workers ({context.size}): it is the global batch")
+    if training.shard_embeddings and training.clipnorm:
+        raise ValueError(f"training.clipnorm ({training.clipnorm}) must be 0 with training."
+                         "shard_embeddings: each worker sees other table gradients, so a global "
+                         "norm would differ between workers and the replicas would diverge")
+    run = RunDirectory(output_dir)
+    checkpoints = sharded_checkpoint_dir(run)
+    keras.utils.set_random_seed(training.seed)
+    train_files = expand_globs(config.data.train, "data.train")
+    valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
+    if context.is_chief:  # Horovod: rank 0 alone writes the run directory; the others wait
+        resuming = run.prepare(config, overwrite=overwrite)
+        check_files(config, train_files + valid_files)
+        if not resuming:  # a finished run trained again: its checkpoints are stale
+            shutil.rmtree(checkpoints, ignore_errors=True)
+        if not (resuming and run.statistics_path.exists()):
+            run.save_statistics(fit_transformation(config, train_files).statistics)
+        run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    context.barrier()
+    transform = TransformationModel(config.features, run.load_statistics())
+    train_data, steps = worker_datasets(config, train_files, transform, context)
+    # every worker validates on all the data: equal metrics, so equal early-stopping decisions
+    valid_data = training_dataset(config, valid_files, transform, shuffle=False) if valid_files else None
+
+    # Horovod: gradient averaging; tables sharded over the workers with shard_embeddings.
+    # sparse_as_dense: the row gradients of the model's tables mix int32 and int64 row ids,
+    # which one grouped allgather of (row ids, rows) rejects; densified, they are allreduced.
+    model = distributed.wrap_model(build_model(config), context, sparse_as_dense=True,
+                                   shard_embeddings=training.shard_embeddings)
+    model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
+    initial_epoch = 0
+    if distributed.latest_checkpoint(checkpoints) is not None:
+        # Horovod: every worker restores its table rows and rank 0's replicated state.
+        initial_epoch = distributed.restore_checkpoint(model, checkpoints, context) // steps
+    chief_callbacks = [keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False, profile_batch=0)]
+    if not training.shard_embeddings:  # rank 0 holds all weights only when tables are replicated
+        chief_callbacks.append(keras.callbacks.ModelCheckpoint(
+            str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"), save_weights_only=True))
+    callbacks = [
+        # Horovod: broadcast of rank 0's initial state, metric averaging, sharded checkpoints.
+        *distributed.callbacks(context, checkpoint_dir=checkpoints),
+        *distributed.chief_only(chief_callbacks, context),  # Horovod: logs on rank 0 only
+        *validation_callbacks(config, valid_data is not None),
+        *(extra_callbacks or []),
+    ]
+    fit = model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
+                    initial_epoch=initial_epoch, callbacks=callbacks,
+                    verbose=context.verbose(training.verbose))  # Horovod: progress bar on rank 0
+    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    if training.shard_embeddings:
+        # Horovod: every worker saves its rows (also after early stopping restored the best
+        # weights); rank 0 reads them all back into a plain single-process model.
+        latest = distributed.save_checkpoint(model, checkpoints, context=context, keep=2)
+        final = build_model(config) if context.is_chief else distributed.unwrap(model)
+        if context.is_chief:
+            distributed.restore_checkpoint(final, latest, distributed.SingleProcessContext())
+    else:
+        final = distributed.unwrap(model)
+    if context.is_chief:  # Horovod: rank 0 alone writes the history and the final model
+        run.history_path.write_text(json.dumps(history, indent=2))
+        final.save(run.model_path)
+    context.barrier()
+    return TrainResult(model=final, transform=transform, history=history, run=run)

@@ -11,6 +11,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from serving_test_models import build_serving_parts, keras_scores, make_records
 
 from lirank_tf.config import ExportConfig
@@ -19,6 +20,7 @@ from lirank_tf.serving import export_serving_model
 from lirank_tf.serving.quantize import (embedding_table_bytes, quantize_embedding_tables,
                                         saved_model_variables_bytes)
 from lirank_tf.serving.request import records_to_request
+from lirank_tf.tasks import MultiTask
 
 # |p_int8 - p_fp32| for any task, with tables of spread N(0, 0.3) (trained-like; a fresh
 # model's N(0, 0.02) tables would give differences 15x smaller)
@@ -44,6 +46,9 @@ def middle_max_float16(table):
 def exports(tmp_path_factory):
     root = tmp_path_factory.mktemp("quantized_export")
     config, transform, model = build_serving_parts(amortized=False)
+    model.compile(optimizer=keras.optimizers.Adam(),
+                  **MultiTask.from_config(config.tasks).compile_kwargs())
+    model.optimizer.build(model.trainable_variables)  # optimizer state, as after training
     fp32_dir = export_serving_model(config, transform, model, root / "fp32")
     int8_config = dataclasses.replace(config, export=ExportConfig(quantize="int8"))
     int8_dir = export_serving_model(int8_config, transform, model, root / "int8")
@@ -67,8 +72,7 @@ def test_int8_export_scores_in_a_fresh_tensorflow_only_process(exports):
     request = records_to_request(records, raw_fields(config))
     np.savez(root / "request.npz", **request)
     script = textwrap.dedent(f"""
-        import json, re, sys, numpy as np, tensorflow as tf
-        TABLE_KEYS = "(quotient_tables|remainder_tables|table_values|table_middles|table_scales)/"
+        import json, sys, numpy as np, tensorflow as tf
         request = dict(np.load({str(root / 'request.npz')!r}, allow_pickle=True))
         variables = {{}}
         for name, path in (("fp32", {str(fp32_dir)!r}), ("int8", {str(int8_dir)!r})):
@@ -77,10 +81,8 @@ def test_int8_export_scores_in_a_fresh_tensorflow_only_process(exports):
                 **{{k: tf.constant(v) for k, v in request.items()}})
             np.savez({str(root)!r} + f"/{{name}}_scores.npz",
                      **{{k: v.numpy() for k, v in out.items()}})
-            reader = tf.train.load_checkpoint(path + "/variables/variables")
-            variables[name] = sorted({{dtype.name for key, dtype
-                                      in reader.get_variable_to_dtype_map().items()
-                                      if re.search(TABLE_KEYS, key)}})
+            variables[name] = sorted({{v.dtype.name for v in loaded.model_variables
+                                      if "_table_" in v.name}})
         print(json.dumps({{"variables": variables,
                           "modules": sorted(m for m in sys.modules if m.startswith("lirank"))}}))
     """)
@@ -119,6 +121,17 @@ def test_embedding_bytes_are_at_least_70_percent_smaller(exports):
     # the variables on disk shrink by the table savings (other weights are unchanged)
     saved = saved_model_variables_bytes(fp32_dir) - saved_model_variables_bytes(int8_dir)
     assert saved >= 0.95 * (float_bytes - int8_bytes), (saved, float_bytes - int8_bytes)
+
+
+def test_exports_hold_the_model_weights_not_the_optimizer_state(exports):
+    _, _, model, fp32_dir, int8_dir, _ = exports
+    assert len(model.optimizer.variables) > len(model.trainable_variables)
+    model_bytes = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in model.variables)
+    assert model_bytes <= saved_model_variables_bytes(fp32_dir) < model_bytes + 200_000
+    for export_dir in (fp32_dir, int8_dir):
+        keys = tf.train.load_checkpoint(str(export_dir / "variables" / "variables")) \
+            .get_variable_to_shape_map()
+        assert not [key for key in keys if "optimizer" in key]
 
 
 def test_float32_row_parameters_give_a_smaller_saving_for_30_wide_rows(exports):
