@@ -15,7 +15,8 @@ The table shows, per row, the test AUC of click and the mean AUC of the contribu
 (like, comment, share, vote; the paper's Table 6 metric is the offline replay of
 contributions), their relative change against the baseline (%), the mean log loss over all
 six tasks and its relative change (negative is better), the mean |O/E - 1| over the tasks,
-and the paper's reported contribution lift. The simulator's oracle AUC bounds what any model
+and the paper's reported contribution lift; "reproduces" says whether the contribution AUC
+moved in the paper's direction (up). The simulator's oracle AUC bounds what any model
 can reach. Use bigger ``--days``/``--impressions-per-day``/``--seeds`` to separate the rows
 from seed noise (printed as the spread over seeds when ``--seeds`` > 1).
 """
@@ -115,25 +116,30 @@ def summarize(per_seed: list[dict]) -> dict[str, float]:
 
 
 def format_table(rows: list[dict], oracle: dict[str, float], seeds: int) -> str:
-    base = rows[0]
-    head = (f"| {'row':<38} | click AUC | Δ%     | contrib AUC | Δ%     | logloss | Δ%     "
-            f"| |O/E-1| | paper Δ | reproduces | time s |")
-    lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
+    base = rows[0]["summary"]
+    columns = [("row", 38), ("click AUC", 9), ("Δ%", 6), ("contrib AUC", 14), ("Δ%", 6),
+               ("logloss", 7), ("Δ%", 6), ("O/E err", 7), ("paper Δ", 7), ("reproduces", 10),
+               ("time s", 6)]
+    lines = ["| " + " | ".join(name.ljust(width) for name, width in columns) + " |",
+             "|" + "|".join("-" * (width + 2) for _, width in columns) + "|"]
     for row in rows:
         s = row["summary"]
-        d_click = 100 * (s["click_auc"] / base["summary"]["click_auc"] - 1)
-        d_contrib = 100 * (s["contribution_auc"] / base["summary"]["contribution_auc"] - 1)
-        d_loss = 100 * (s["logloss"] / base["summary"]["logloss"] - 1)
-        paper = "" if row["paper"] is None else f"+{row['paper']:.2f}%"
-        same = "" if row["paper"] is None else ("yes" if d_contrib > 0 else "no")
-        spread = f"±{s['contribution_auc_spread'] / 2:.3f}" if seeds > 1 else ""
-        lines.append(f"| {row['name']:<38} | {s['click_auc']:.4f}    | {d_click:+6.2f} "
-                     f"| {s['contribution_auc']:.4f}{spread:<7}| {d_contrib:+6.2f} "
-                     f"| {s['logloss']:.4f}  | {d_loss:+6.2f} | {s['oe_error']:.4f}  "
-                     f"| {paper:>7} | {same:>10} | {row['seconds']:6.0f} |")
+        d_contrib = 100 * (s["contribution_auc"] / base["contribution_auc"] - 1)
+        spread = f" ±{s['contribution_auc_spread'] / 2:.3f}" if seeds > 1 else ""
+        cells = [row["name"], f"{s['click_auc']:.4f}",
+                 f"{100 * (s['click_auc'] / base['click_auc'] - 1):+.2f}",
+                 f"{s['contribution_auc']:.4f}{spread}", f"{d_contrib:+.2f}", f"{s['logloss']:.4f}",
+                 f"{100 * (s['logloss'] / base['logloss'] - 1):+.2f}", f"{s['oe_error']:.4f}",
+                 "" if row["paper"] is None else f"+{row['paper']:.2f}",
+                 "" if row["paper"] is None else ("yes" if d_contrib > 0 else "no"),
+                 f"{row['seconds']:.0f}"]
+        lines.append("| " + " | ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                                        for i, (cell, (_, width)) in enumerate(zip(cells, columns)))
+                     + " |")
     contrib_oracle = np.mean([oracle[t] for t in CONTRIBUTION]) if oracle else float("nan")
-    lines.append(f"oracle AUC: click {oracle.get('click', float('nan')):.4f}, "
-                 f"contribution {contrib_oracle:.4f}")
+    lines.append(f"oracle AUC on the test day: click {oracle.get('click', float('nan')):.4f}, "
+                 f"contribution {contrib_oracle:.4f}. Δ% = relative change vs the baseline; "
+                 "O/E err = mean |O/E - 1| over the six tasks; paper Δ = Table 6 contribution lift (%).")
     return "\n".join(lines)
 
 
@@ -146,7 +152,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seeds", type=int, default=1, help="training seeds per row")
     parser.add_argument("--large-mlp", type=int, default=512, help="width of the LMLP rows (paper: 3500)")
-    parser.add_argument("--rows", default="", help="comma-separated row indices (0 = baseline, always run)")
+    parser.add_argument("--rows", default="",
+                        help="comma-separated row indices (0 = baseline, always run)")
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="where to simulate (default: a temp dir)")
     parser.add_argument("--json", default=None, help="also write the results here")

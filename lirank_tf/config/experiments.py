@@ -161,7 +161,8 @@ def _jobs() -> dict[str, Any]:
     for table, (singles, lists) in JOBS_FEATURES.items():
         ids += [{"name": name, "table": table} for name in singles]
         ids += [{"name": name, "table": table, "kind": "id_list", "max_length": 10} for name in lists]
-    tables = [{"name": name, "dim": 16, "num_quotient_buckets": quotient, "num_remainder_buckets": remainder}
+    tables = [{"name": name, "dim": 16, "num_quotient_buckets": quotient,
+               "num_remainder_buckets": remainder}
               for name, (quotient, remainder) in JOBS_TABLE_ROWS.items()]
     tables.append({"name": "context", "dim": 4, "num_quotient_buckets": 8, "num_remainder_buckets": 4})
     return deep_merge(_lirank_base(), {

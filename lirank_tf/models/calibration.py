@@ -59,7 +59,8 @@ class HashBuckets(keras.layers.Layer):
         return config
 
 
-def calibration_ids(inputs: dict, features: FeaturesConfig, model: ModelConfig) -> Any:
+def calibration_ids(inputs: dict, features: FeaturesConfig,
+                    model: ModelConfig) -> keras.KerasTensor | None:
     """Bucket ids ``[batch, F]`` of ``model.calibration_features``, or None without any."""
     if not model.calibration_features:
         return None
@@ -72,7 +73,8 @@ def calibration_ids(inputs: dict, features: FeaturesConfig, model: ModelConfig) 
         [inputs[name] for name in model.calibration_features])
 
 
-def output_probabilities(logits: dict, model: ModelConfig, ids: Any = None) -> dict:
+def output_probabilities(logits: dict, model: ModelConfig,
+                         ids: keras.KerasTensor | None = None) -> dict:
     """``{task: probability [batch, 1]}``: sigmoid of each logit, isotonic-calibrated first
     when ``model.isotonic_calibration`` (with ``ids`` from ``calibration_ids`` if any)."""
     outputs = {}

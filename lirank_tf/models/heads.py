@@ -11,6 +11,8 @@ Towers have ``model.tower_units`` hidden widths; every head outputs a logit ``[b
 
 from __future__ import annotations
 
+import keras
+
 from lirank_tf.config import ModelConfig, TaskConfig
 from lirank_tf.layers.mmoe import MMoEHeads
 from lirank_tf.layers.ple import PLEHeads
@@ -32,7 +34,7 @@ def task_groups(tasks: list[TaskConfig]) -> dict[str, list[str]]:
     return groups
 
 
-def multitask_logits(x, tasks: list[TaskConfig], model: ModelConfig) -> dict:
+def multitask_logits(x: keras.KerasTensor, tasks: list[TaskConfig], model: ModelConfig) -> dict:
     """``{task: logit [batch, 1]}`` from the shared representation ``x``."""
     names = [t.name for t in tasks]
     common = dict(tower_units=model.tower_units, activation=model.activation)

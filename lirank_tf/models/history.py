@@ -21,7 +21,8 @@ from lirank_tf.models.options import block_options
 from lirank_tf.models.pooling import MaskedPooling
 
 
-def history_vector(inputs: dict, history: HistoryConfig, tables: dict, model: ModelConfig):
+def history_vector(inputs: dict, history: HistoryConfig, tables: dict,
+                   model: ModelConfig) -> keras.KerasTensor:
     """The history summary ``[batch, width]`` of the model's history block."""
     item_table = tables[history.item_table]
     items, _ = item_table(inputs["history_items"])

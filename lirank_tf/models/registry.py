@@ -20,5 +20,6 @@ def build_model(config: ExperimentConfig) -> keras.Model:
     import lirank_tf.models  # noqa: F401  (importing the package registers the built-in models)
 
     if config.model.name not in _BUILDERS:
-        raise ConfigError(f"model.name: unknown model {config.model.name!r}; choices: {sorted(_BUILDERS)}")
+        raise ConfigError(f"model.name: unknown model {config.model.name!r}; "
+                          f"choices: {sorted(_BUILDERS)}")
     return _BUILDERS[config.model.name](config)

@@ -29,7 +29,7 @@ def _name(prefix: str, name: str) -> str:
     return f"{prefix}_{name}" if prefix else name
 
 
-def input_features(inputs: dict, config: ExperimentConfig):
+def input_features(inputs: dict, config: ExperimentConfig) -> keras.KerasTensor:
     """The concatenated feature vector ``[batch, width]`` every model starts from."""
     features, model = config.features, config.model
     tables = embedding_tables(features, model)
@@ -47,14 +47,14 @@ def input_features(inputs: dict, config: ExperimentConfig):
     return keras.layers.Concatenate(name="feature_concat")(parts) if len(parts) > 1 else parts[0]
 
 
-def masknet_block(x, model: ModelConfig, prefix: str = ""):
+def masknet_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
     """Parallel MaskNet (instance-guided masks) when ``model.masknet``, else ``x``."""
     if not model.masknet:
         return x
     return ParallelMaskNet(**block_options(model, "masknet"), name=_name(prefix, "masknet"))(x)
 
 
-def interaction_block(x, model: ModelConfig, prefix: str = ""):
+def interaction_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
     """Explicit feature crosses (§3.3): low-rank DCNv2 or Residual DCN, same width as ``x``."""
     if model.interaction == "none":
         return x
@@ -65,14 +65,14 @@ def interaction_block(x, model: ModelConfig, prefix: str = ""):
                        **block_options(model, "residual_dcn"), name=_name(prefix, "residual_dcn"))(x)
 
 
-def mlp_block(x, model: ModelConfig, prefix: str = ""):
+def mlp_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
     """``hidden_units`` fully-connected layers, GateNet-gated when ``model.dense_gating`` (§3.5)."""
     return GatedMLP(units=model.hidden_units, activation=model.activation, dropout=model.dropout,
                     use_gates=model.dense_gating, **block_options(model, "gating"),
                     name=_name(prefix, "mlp"))(x)
 
 
-def sparse_moe_block(x, model: ModelConfig, prefix: str = ""):
+def sparse_moe_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
     """``x + SparseMoE(x)`` (noisy top-k gated experts, load-balancing loss) when
     ``model.sparse_moe``, else ``x``."""
     if not model.sparse_moe:
@@ -82,7 +82,7 @@ def sparse_moe_block(x, model: ModelConfig, prefix: str = ""):
     return keras.layers.Add(name=_name(prefix, "sparse_moe_residual"))([x, experts])
 
 
-def dense_tower(x, model: ModelConfig, prefix: str = ""):
+def dense_tower(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
     """interaction -> MLP -> sparse MoE: the trunk of the Feed model, and the per-head block
     of the Ads model / per-channel tower of the Jobs model."""
     x = interaction_block(x, model, prefix)

@@ -40,7 +40,8 @@ def transformed(config: ExperimentConfig, files: list[str],
                     for task, value in labels.items()}
 
 
-def prepared(config: ExperimentConfig, manifest: dict) -> tuple[ExperimentConfig, TransformationModel, dict, dict]:
+def prepared(config: ExperimentConfig,
+             manifest: dict) -> tuple[ExperimentConfig, TransformationModel, dict, dict]:
     """``(config with the files, fitted transform, train inputs, train labels)``."""
     config = with_files(config, manifest)
     transform = fit_transformation(config, manifest["train"])

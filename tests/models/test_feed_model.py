@@ -130,7 +130,8 @@ def test_without_ids_the_model_ignores_the_id_inputs(feed):
     _, (_, _, inputs, _) = feed
     model = build_model(config_with({"id_features": False, "use_history": False}))
     batch = {key: value[:16] for key, value in inputs.items()}
-    scrambled = dict(batch, viewer_id=batch["viewer_id"][::-1], post_hashtag_ids=batch["post_hashtag_ids"] * 0)
+    scrambled = dict(batch, viewer_id=batch["viewer_id"][::-1],
+                     post_hashtag_ids=batch["post_hashtag_ids"] * 0)
     first, second = model.predict(batch, verbose=0), model.predict(scrambled, verbose=0)
     np.testing.assert_array_equal(first["click"], second["click"])
 

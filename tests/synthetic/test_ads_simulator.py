@@ -32,7 +32,8 @@ def test_days_are_split_train_valid_test(simulated):
 
 def test_same_seed_same_records_other_seed_other_records(tmp_path):
     def digest(seed, name):
-        manifest = simulate_ads(tmp_path / name, AdsSimulatorConfig(**{**SMALL, "num_days": 3}, seed=seed))
+        config = AdsSimulatorConfig(**{**SMALL, "num_days": 3}, seed=seed)
+        manifest = simulate_ads(tmp_path / name, config)
         return records_digest(read_records(all_files(manifest)))
     assert digest(5, "a") == digest(5, "b")
     assert digest(5, "a") != digest(6, "c")

@@ -111,7 +111,8 @@ class AdsWorld:
         self.ad_campaign = np.repeat(np.arange(num_campaigns), config.ads_per_campaign)
         self.ad_format = rng.choice(len(AD_FORMATS), num_ads, p=[0.4, 0.25, 0.2, 0.15])
         self.ad_quality = rng.normal(0.0, 0.5, num_ads)
-        self.ad_factor = self.campaign_factor[self.ad_campaign] + rng.normal(0.0, 0.3 * scale, (num_ads, k))
+        self.ad_factor = (self.campaign_factor[self.ad_campaign]
+                          + rng.normal(0.0, 0.3 * scale, (num_ads, k)))
         self.ad_created_day = -rng.integers(0, 30, num_ads)
 
 
@@ -164,7 +165,8 @@ class AdsSimulator:
                      + np.asarray(DEVICE_EFFECT[action])[device])
             probability[action] = sigmoid(logit)
             happened[action] = rng.random(n) < probability[action]
-        p_visit, p_social, p_engage = probability["visit"], probability["social"], probability["engagement"]
+        p_visit, p_social = probability["visit"], probability["social"]
+        p_engage = probability["engagement"]
         oracle = {"website_click": p_visit,
                   "social_click": 1.0 - (1.0 - p_visit) * (1.0 - p_social),
                   "engagement_click": 1.0 - (1.0 - p_visit) * (1.0 - p_social) * (1.0 - p_engage)}
@@ -213,7 +215,8 @@ class AdsSimulator:
         return records
 
 
-def simulate_ads(output_dir: str | Path, config: AdsSimulatorConfig | None = None) -> dict[str, list[str]]:
+def simulate_ads(output_dir: str | Path,
+                 config: AdsSimulatorConfig | None = None) -> dict[str, list[str]]:
     """Writes one Avro file per simulated day under ``output_dir`` and a ``manifest.json``.
 
     Returns: {"train": [...], "valid": [...], "test": [...]} file paths.

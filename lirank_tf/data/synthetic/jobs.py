@@ -84,7 +84,8 @@ class JobsSimulatorConfig:
                        "num_members", "num_titles", "num_skills", "num_companies", "num_industries",
                        "jobs_per_day", "job_lifetime_days", "latent_dim")
         if self.impressions_per_day < self.session_length:
-            raise ValueError(f"impressions_per_day must be >= session_length, got {self.impressions_per_day}")
+            raise ValueError(f"impressions_per_day must be >= session_length, "
+                             f"got {self.impressions_per_day}")
         if self.candidates_per_request < self.session_length:
             raise ValueError(f"candidates_per_request must be >= session_length, got "
                              f"{self.candidates_per_request}")
@@ -122,7 +123,8 @@ class JobsSimulator:
                     title = int(title) if rng.random() < 0.7 else int(world.similar_titles(title, 1)[0])
                     company = int(rng.integers(0, world.num_companies))
                     history.append((title, world.title_skills[title][:3], company,
-                                    int(world.company_industry[company]), int(world.title_seniority[title])))
+                                    int(world.company_industry[company]),
+                                    int(world.title_seniority[title])))
 
     def simulate_day(self, day: int) -> list[dict]:
         cfg, rng, world = self.config, self.rng, self.world
@@ -136,8 +138,8 @@ class JobsSimulator:
         members = rng.choice(cfg.num_members, n_requests, p=activity / activity.sum())
         search = rng.random(n_requests) < cfg.job_search_fraction
         taste = world.member_preference(members)
-        query_title = np.array([rng.choice(np.append(world.member_desired_titles[m], world.member_title[m]))
-                                for m in members])
+        query_title = np.array([rng.choice(np.append(world.member_desired_titles[m],
+                                                     world.member_title[m])) for m in members])
         intent = np.where(search[:, None], world.title_factor[query_title], taste)
         candidates = rng.integers(0, len(pool.title), (n_requests, cfg.candidates_per_request))
         relevance = np.einsum("rk,rck->rc", intent, world.title_factor[pool.title[candidates]])
@@ -165,7 +167,8 @@ class JobsSimulator:
                 "industry": int(world.member_industry[member]) if rng.random() < 0.3 else None,
                 "seniority": int(world.member_desired_seniority[member]) if rng.random() < 0.3 else None}
 
-    def _impression(self, day, request, position, m, query, pool, job, job_id, taste, query_title) -> dict:
+    def _impression(self, day, request, position, m, query, pool, job, job_id, taste,
+                    query_title) -> dict:
         world, rng = self.world, self.rng
         title, company = int(pool.title[job]), int(pool.company[job])
         industry, seniority = int(world.company_industry[company]), int(pool.seniority[job])
@@ -173,7 +176,8 @@ class JobsSimulator:
         skill_overlap = _overlap(world.member_skills[m], job_skills)
         required_overlap = _overlap(world.member_skills[m], pool.required_skills[job])
         seniority_gap = abs(int(world.member_seniority[m]) - seniority)
-        in_range = float(pool.min_seniority[job] <= world.member_desired_seniority[m] <= pool.max_seniority[job])
+        desired = world.member_desired_seniority[m]
+        in_range = float(pool.min_seniority[job] <= desired <= pool.max_seniority[job])
         industry_match = float(world.member_industry[m] == industry)
         attractiveness = world.company_attractiveness[company]
         applicants = self.job_applies.get(job_id, 0) + rng.poisson(5.0 * (day - pool.posted_day[job] + 1))
@@ -187,7 +191,8 @@ class JobsSimulator:
                            + 0.5 * world.member_click_propensity[m] + common)
         else:
             title_match = float(taste @ world.title_factor[title])
-            click_logit = (-3.3 + 2.6 * title_match + 1.4 * skill_overlap + 1.0 * title_match * skill_overlap
+            click_logit = (-3.3 + 2.6 * title_match + 1.4 * skill_overlap
+                           + 1.0 * title_match * skill_overlap
                            + 0.6 * industry_match - 0.45 * seniority_gap + 0.2 * attractiveness
                            + 0.8 * world.member_click_propensity[m] + common)
         apply_logit = (-1.0 + 2.5 * required_overlap - 0.6 * seniority_gap + 0.5 * in_range
@@ -222,7 +227,8 @@ class JobsSimulator:
             "job_required_skills": id_names("skill", pool.required_skills[job]),
             "job_preferred_skills": id_names("skill", pool.preferred_skills[job]),
             "query_skills": id_names("skill", query["skills"]) if query else [],
-            "member_applied_job_skills": id_names("skill", sorted({int(s) for a in applied for s in a[1]})),
+            "member_applied_job_skills": id_names(
+                "skill", sorted({int(s) for a in applied for s in a[1]})),
             "company_top_skills": id_names("skill", world.company_top_skills[company]),
             "member_company": f"company:{world.member_company[m]}",
             "member_past_companies": id_names("company", past_companies),
@@ -236,12 +242,14 @@ class JobsSimulator:
             "member_past_industries": id_names("industry", world.company_industry[past_companies]),
             "member_followed_industries": id_names("industry", world.member_followed_industries[m]),
             "job_industry": f"industry:{industry}",
-            "query_industry": f"industry:{query['industry']}" if query and query["industry"] is not None else "",
+            "query_industry": (f"industry:{query['industry']}"
+                               if query and query["industry"] is not None else ""),
             "company_peer_industries": id_names("industry", world.industry_peers[industry]),
             "member_applied_industries": id_names("industry", [a[3] for a in applied]),
             "member_viewed_industries": id_names("industry", [v[3] for v in viewed]),
             "member_seniority": f"seniority:{world.member_seniority[m]}",
-            "member_past_seniorities": id_names("seniority", world.title_seniority[world.member_past_titles[m]]),
+            "member_past_seniorities": id_names(
+                "seniority", world.title_seniority[world.member_past_titles[m]]),
             "member_desired_seniority": f"seniority:{world.member_desired_seniority[m]}",
             "job_seniority": f"seniority:{pool.seniority[job]}",
             "job_min_seniority": f"seniority:{pool.min_seniority[job]}",
@@ -276,7 +284,8 @@ class JobsSimulator:
                 self.job_applies[job_id] = self.job_applies.get(job_id, 0) + 1
 
 
-def simulate_jobs(output_dir: str | Path, config: JobsSimulatorConfig | None = None) -> dict[str, list[str]]:
+def simulate_jobs(output_dir: str | Path,
+                  config: JobsSimulatorConfig | None = None) -> dict[str, list[str]]:
     """Writes one Avro file per simulated day under ``output_dir`` and a ``manifest.json``.
 
     Returns: {"train": [...], "valid": [...], "test": [...]} file paths.

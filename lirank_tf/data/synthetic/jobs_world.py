@@ -16,7 +16,8 @@ import numpy as np
 NUM_SENIORITIES = 7
 
 
-def _near(rng: np.random.Generator, similarity: np.ndarray, count: int, sharpness: float = 6.0) -> np.ndarray:
+def _near(rng: np.random.Generator, similarity: np.ndarray, count: int,
+          sharpness: float = 6.0) -> np.ndarray:
     """``count`` distinct indices drawn with probability ~ exp(sharpness * similarity)."""
     weights = np.exp(sharpness * (similarity - similarity.max()))
     return rng.choice(len(similarity), size=min(count, len(similarity)), replace=False,
@@ -61,7 +62,8 @@ class JobsWorld:
         skill_factor = rng.normal(size=(num_skills, latent_dim))
         skill_affinity = self.title_factor @ skill_factor.T
         self.title_skills = [np.argsort(-row)[:12] for row in skill_affinity]
-        self.industry_peers = [rng.choice(num_industries, 2, replace=False) for _ in range(num_industries)]
+        self.industry_peers = [rng.choice(num_industries, 2, replace=False)
+                               for _ in range(num_industries)]
         self.company_industry = rng.integers(0, num_industries, num_companies)
         self.company_attractiveness = rng.normal(0.0, 0.5, num_companies)
         self.company_size = rng.lognormal(5.0, 1.5, num_companies)
@@ -71,17 +73,24 @@ class JobsWorld:
 
         n = num_members
         self.member_title = rng.integers(0, num_titles, n)
-        self.member_past_titles = [_near(rng, self.title_similarity[t], rng.integers(1, 4)) for t in self.member_title]
-        self.member_desired_titles = [_near(rng, self.title_similarity[t], 2) for t in self.member_title]
-        self.member_skills = [np.unique(np.concatenate([rng.choice(self.title_skills[t], 6, replace=False),
-                                                        rng.integers(0, num_skills, 2)]))
-                              for t in self.member_title]
-        self.member_endorsed_skills = [rng.choice(s, min(3, len(s)), replace=False) for s in self.member_skills]
+        similarity = self.title_similarity
+        self.member_past_titles = [_near(rng, similarity[t], rng.integers(1, 4)) for t in self.member_title]
+        self.member_desired_titles = [_near(rng, similarity[t], 2) for t in self.member_title]
+        self.member_skills = [
+            np.unique(np.concatenate([rng.choice(self.title_skills[t], 6, replace=False),
+                                      rng.integers(0, num_skills, 2)]))
+            for t in self.member_title]
+        self.member_endorsed_skills = [rng.choice(s, min(3, len(s)), replace=False)
+                                       for s in self.member_skills]
         self.member_company = rng.integers(0, num_companies, n)
-        self.member_past_companies = [rng.integers(0, num_companies, rng.integers(1, 4)) for _ in range(n)]
-        self.member_followed_companies = [rng.integers(0, num_companies, rng.integers(0, 5)) for _ in range(n)]
+
+        def some(high: int, low_count: int, high_count: int) -> list[np.ndarray]:
+            return [rng.integers(0, high, rng.integers(low_count, high_count)) for _ in range(n)]
+
+        self.member_past_companies = some(num_companies, 1, 4)
+        self.member_followed_companies = some(num_companies, 0, 5)
         self.member_industry = self.company_industry[self.member_company]
-        self.member_followed_industries = [rng.integers(0, num_industries, rng.integers(0, 3)) for _ in range(n)]
+        self.member_followed_industries = some(num_industries, 0, 3)
         self.member_seniority = np.clip(self.title_seniority[self.member_title] + rng.integers(-1, 2, n),
                                         0, NUM_SENIORITIES - 1)
         self.member_desired_seniority = np.minimum(self.member_seniority + rng.integers(0, 2, n),
@@ -114,7 +123,8 @@ class JobsWorld:
     def post_jobs(self, count: int, day: int) -> Jobs:
         rng = self.rng
         title = rng.integers(0, self.num_titles, count)
-        seniority = np.clip(self.title_seniority[title] + rng.integers(-1, 2, count), 0, NUM_SENIORITIES - 1)
+        seniority = np.clip(self.title_seniority[title] + rng.integers(-1, 2, count), 0,
+                            NUM_SENIORITIES - 1)
         return Jobs(
             title=title, company=rng.integers(0, self.num_companies, count), seniority=seniority,
             min_seniority=np.maximum(seniority - rng.integers(0, 2, count), 0),

@@ -1,0 +1,28 @@
+"""A small Feed model (grouped towers, isotonic calibration by platform and content type) on a
+few simulated days, for the Neural-Linear tests (imported by name, see tests/conftest.py)."""
+
+from __future__ import annotations
+
+from lirank_tf.config import get_experiment
+from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.models import build_model
+from lirank_tf.training.pipeline import training_dataset
+from lirank_tf.training.trainer import fit_transformation
+
+SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": False,
+               "interaction": "none", "sparse_moe": False}
+
+
+def small_feed(root, **model_overrides):
+    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
+        num_days=3, valid_days=0, test_days=1, impressions_per_day=400, num_members=150,
+        posts_per_day=60, seed=8))
+    config = get_experiment("feed", {"data": {"train": manifest["train"], "reader": "fastavro"},
+                                     "model": dict(SMALL_MODEL, **model_overrides)})
+    transform = fit_transformation(config, manifest["train"])
+    return config, manifest, transform, build_model(config)
+
+
+def batches(config, files, transform, batch_size=100):
+    """The ``(inputs, labels)`` batches of ``files``, read once into memory."""
+    return list(training_dataset(config, files, transform, shuffle=False, batch_size=batch_size))
