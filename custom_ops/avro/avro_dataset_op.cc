@@ -98,14 +98,16 @@ class AvroTensorDatasetOp : public ::tensorflow::data::UnaryDatasetOpKernel {
     OP_REQUIRES(ctx, options.batch_size > 0 && options.batch_size <= (int64_t{1} << 31),
                 errors::InvalidArgument("batch_size must be in [1, 2^31], got ",
                                         options.batch_size));
-    OP_REQUIRES(ctx, options.shuffle_buffer_size >= 0,
-                errors::InvalidArgument("shuffle_buffer_size must be >= 0, got ",
+    OP_REQUIRES(ctx, options.shuffle_buffer_size >= 0 &&
+                         options.shuffle_buffer_size <= (int64_t{1} << 40),
+                errors::InvalidArgument("shuffle_buffer_size must be in [0, 2^40], got ",
                                         options.shuffle_buffer_size));
     OP_REQUIRES(ctx, options.num_parallel_calls > 0 || options.num_parallel_calls == -1,
                 errors::InvalidArgument("num_parallel_calls must be positive or -1 (AUTOTUNE), got ",
                                         options.num_parallel_calls));
-    OP_REQUIRES(ctx, options.reader_buffer_size >= 1024,
-                errors::InvalidArgument("reader_buffer_size must be >= 1024 bytes, got ",
+    OP_REQUIRES(ctx, options.reader_buffer_size >= 1024 &&
+                         options.reader_buffer_size <= (int64_t{1} << 32),
+                errors::InvalidArgument("reader_buffer_size must be in [1024, 2^32] bytes, got ",
                                         options.reader_buffer_size));
     options.features_json = features_json_;
     options.features = features_;

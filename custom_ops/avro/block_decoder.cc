@@ -301,11 +301,11 @@ absl::Status Decoder::Run(int64_t count) {
   for (int64_t r = 0; r < count; ++r) {
     if (LIRANK_UNLIKELY(!Exec(begin, end, 0))) {
       const bool value = !value_error_.empty();
-      const std::string field = failed_step_ != nullptr
-                                    ? program_.FieldName(failed_step_->field) : "?";
+      const std::string field = failed_step_ != nullptr ? program_.StepFields(*failed_step_)
+                                                        : std::string("'?'");
       const std::string detail = value ? value_error_ : std::string(cursor_.error);
       const std::string message = where + ": record " + std::to_string(r) + " of " +
-                                  std::to_string(count) + ": field '" + field + "': " + detail;
+                                  std::to_string(count) + ": field " + field + ": " + detail;
       return value ? absl::InvalidArgumentError(message)
                    : absl::DataLossError(message + " (corrupt block)");
     }

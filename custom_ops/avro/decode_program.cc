@@ -102,6 +102,7 @@ class Compiler {
     std::vector<Step>& steps = program_->steps;
     if (!steps.empty() && steps.back().op == op && steps.back().feature < 0) {
       steps.back().arg += amount;  // merge with the previous skip of the same kind
+      steps.back().last_field = field_;
       return;
     }
     Step step = NewStep(op);
@@ -317,6 +318,12 @@ const std::string& Program::FieldName(int field) const {
   static const std::string kUnknown = "?";
   return field >= 0 && field < static_cast<int>(field_names.size()) ? field_names[field]
                                                                       : kUnknown;
+}
+
+std::string Program::StepFields(const Step& step) const {
+  std::string names = "'" + FieldName(step.field) + "'";
+  if (step.last_field > step.field) names += " .. '" + FieldName(step.last_field) + "' (skipped)";
+  return names;
 }
 
 absl::Status CompileProgram(std::shared_ptr<const Schema> schema,

@@ -55,6 +55,7 @@ struct Step {
   int8_t level = -1;       // row-split level that records this array's length, or -1
   int32_t feature = -1;    // index into Program::features, -1 for skips
   int32_t field = -1;      // top-level field, for error messages
+  int32_t last_field = -1; // merged skips: the last top-level field they cover
   int32_t node = -1;       // schema node (kSkipType, fixed size, enum table)
   int32_t body_size = 0;   // kArray / kUnion: number of following steps forming the body
   int32_t null_branch = -1;
@@ -74,6 +75,8 @@ struct Program {
   bool zero_size_records = false;            // records take no bytes (counts unbounded by size)
 
   const std::string& FieldName(int field) const;
+  // "'a'" or, for merged skip steps, "'a' .. 'c' (skipped)".
+  std::string StepFields(const Step& step) const;
 };
 
 // Compiles the decode program. Errors are InvalidArgument naming the field, the type the

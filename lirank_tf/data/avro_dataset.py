@@ -40,11 +40,12 @@ def _filenames_dataset(filenames: Filenames) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(tf.reshape(names, [-1]))
 
 
-def _check_int(name: str, value: Any, minimum: int, allow_autotune: bool = False) -> int:
+def _check_int(name: str, value: Any, minimum: int, maximum: int,
+               allow_autotune: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or \
-            not (value >= minimum or (allow_autotune and value == tf.data.AUTOTUNE)):
+            not (minimum <= value <= maximum or (allow_autotune and value == tf.data.AUTOTUNE)):
         extra = " or tf.data.AUTOTUNE" if allow_autotune else ""
-        raise ValueError(f"{name} must be an int >= {minimum}{extra}, got {value!r}")
+        raise ValueError(f"{name} must be an int in [{minimum}, {maximum}]{extra}, got {value!r}")
     return value
 
 
@@ -101,15 +102,15 @@ class AvroTensorDataset(tf.data.Dataset):
             ``VarlenFeature``}. A spec that does not fit a file's schema fails when the file
             is opened, before any block is read, naming the field, the expected and the found
             type.
-        batch_size: int >= 1, records per batch.
-        shuffle_buffer_size: int >= 0, default 0 (no shuffling): records to sample from in
-            addition to the batch (see above).
+        batch_size: int in [1, 2^31], records per batch.
+        shuffle_buffer_size: int in [0, 2^40], default 0 (no shuffling): records to sample
+            from in addition to the batch (see above).
         drop_remainder: bool, default False; True drops a last batch smaller than
             ``batch_size`` (and gives the batch dimension a static size).
-        num_parallel_calls: int >= 1 or ``tf.data.AUTOTUNE`` (default: the number of
+        num_parallel_calls: int in [1, 256] or ``tf.data.AUTOTUNE`` (default: the number of
             schedulable cores): threads in total that decompress and decode blocks,
             including the caller's thread (1 = everything on the calling thread).
-        reader_buffer_size: int >= 1024, default 256 KiB: bytes per file read.
+        reader_buffer_size: int in [1024, 2^32], default 256 KiB: bytes per file read.
         seed: int or None, default None: shuffle seed (combined with the global seed as
             ``tf.random`` ops do).
 
@@ -147,11 +148,11 @@ class AvroTensorDataset(tf.data.Dataset):
                  reader_buffer_size: int = DEFAULT_READER_BUFFER_SIZE,
                  seed: int | None = None) -> None:
         self._features = validate_features(features)
-        batch_size = _check_int("batch_size", batch_size, 1)
-        shuffle_buffer_size = _check_int("shuffle_buffer_size", shuffle_buffer_size, 0)
-        num_parallel_calls = _check_int("num_parallel_calls", num_parallel_calls, 1,
+        batch_size = _check_int("batch_size", batch_size, 1, 2**31)
+        shuffle_buffer_size = _check_int("shuffle_buffer_size", shuffle_buffer_size, 0, 2**40)
+        num_parallel_calls = _check_int("num_parallel_calls", num_parallel_calls, 1, 256,
                                         allow_autotune=True)
-        reader_buffer_size = _check_int("reader_buffer_size", reader_buffer_size, 1024)
+        reader_buffer_size = _check_int("reader_buffer_size", reader_buffer_size, 1024, 2**32)
         if not isinstance(drop_remainder, bool):
             raise ValueError(f"drop_remainder must be a bool, got {drop_remainder!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

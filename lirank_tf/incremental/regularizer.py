@@ -55,12 +55,17 @@ def incremental_anchors(cold_weights: dict[str, np.ndarray], cold_fisher: Fisher
         forgetting_factor: float >= 0, lambda_f (0: no regulariser, plain warm start).
     """
     check_cold_weight(cold_weight)
-    if isinstance(forgetting_factor, bool) or not isinstance(forgetting_factor, (int, float)) \
-            or not np.isfinite(forgetting_factor) or forgetting_factor < 0:
-        raise ValueError(f"forgetting_factor must be a finite number >= 0, got {forgetting_factor!r}")
+    check_forgetting_factor(forgetting_factor)
     anchors = [Anchor(cold_weights, cold_fisher, forgetting_factor * cold_weight),
                Anchor(previous_weights, previous_fisher, forgetting_factor * (1.0 - cold_weight))]
     return [anchor for anchor in anchors if anchor.coefficient > 0]
+
+
+def check_forgetting_factor(forgetting_factor: float) -> float:
+    if isinstance(forgetting_factor, bool) or not isinstance(forgetting_factor, (int, float)) \
+            or not np.isfinite(forgetting_factor) or forgetting_factor < 0:
+        raise ValueError(f"forgetting_factor must be a finite number >= 0, got {forgetting_factor!r}")
+    return float(forgetting_factor)
 
 
 def check_cold_weight(cold_weight: float) -> float:

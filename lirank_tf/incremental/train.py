@@ -27,9 +27,9 @@ from lirank_tf.data.preflight import check_files
 from lirank_tf.incremental.fisher import (DEFAULT_FISHER_BATCH_SIZE, FisherInformation,
                                           empirical_fisher)
 from lirank_tf.incremental.regularizer import (attach_fisher_penalty, check_cold_weight,
-                                               detach_fisher_penalty, fisher_penalty,
-                                               incremental_anchors, model_weights,
-                                               set_warm_start_weights)
+                                               check_forgetting_factor, detach_fisher_penalty,
+                                               fisher_penalty, incremental_anchors,
+                                               model_weights, set_warm_start_weights)
 from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import expand_globs, training_dataset
@@ -45,7 +45,7 @@ INCREMENTAL_FILE = "incremental.json"
 
 @dataclasses.dataclass
 class IncrementalTrainResult(TrainResult):
-    fisher: FisherInformation
+    fisher: FisherInformation | None
     train_seconds: float
     fisher_seconds: float
     metadata: dict
@@ -90,7 +90,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
                       previous_run_dir: str | Path, cold_start_run_dir: str | Path | None = None,
                       cold_weight: float = 0.5, forgetting_factor: float = 1.0, *,
                       overwrite: bool = False, fisher_batch_size: int = DEFAULT_FISHER_BATCH_SIZE,
-                      fisher_max_examples: int | None = None) -> IncrementalTrainResult:
+                      fisher_max_examples: int | None = None, save_fisher: bool = True,
+                      extra_callbacks: list | None = None) -> IncrementalTrainResult:
     """Trains ``config`` (its ``data.train`` is the new period, e.g. one day) incrementally.
 
     Args:
@@ -105,23 +106,29 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         overwrite: replace an existing run in ``output_dir``.
         fisher_batch_size: int, default 8. Examples per vectorised Fisher batch.
         fisher_max_examples: int or None (default: all). Cap on the examples of each Fisher.
+        save_fisher: bool, default True. Compute and save this run's Fisher (the next day's
+            H_{t-1}); False for a chain of plain warm starts that never uses it.
+        extra_callbacks: list of Keras callbacks, default None. Added to ``model.fit``.
 
     Returns: an `IncrementalTrainResult` (the trained model, its Fisher, timings, metadata).
     """
     check_cold_weight(cold_weight)
+    check_forgetting_factor(forgetting_factor)
     previous_dir = Path(previous_run_dir).resolve()
     cold_dir = Path(cold_start_run_dir).resolve() if cold_start_run_dir else _cold_start_of(previous_dir)
     previous_config, previous_transform, previous_model = load_run(previous_dir)
     cold_config, _, cold_model = load_run(cold_dir)
     _check_same_architecture(config, previous_config, previous_dir)
     _check_same_architecture(config, cold_config, cold_dir)
-    previous_fisher = compute_run_fisher(previous_dir, batch_size=fisher_batch_size,
+    anchors = []
+    if forgetting_factor:                   # lambda_f = 0: no regulariser, no Fisher needed
+        previous_fisher = compute_run_fisher(previous_dir, batch_size=fisher_batch_size,
+                                             max_examples=fisher_max_examples)
+        cold_fisher = compute_run_fisher(cold_dir, batch_size=fisher_batch_size,
                                          max_examples=fisher_max_examples)
-    cold_fisher = compute_run_fisher(cold_dir, batch_size=fisher_batch_size,
-                                     max_examples=fisher_max_examples)
-    anchors = incremental_anchors(model_weights(cold_model), cold_fisher,
-                                  model_weights(previous_model), previous_fisher,
-                                  cold_weight, forgetting_factor)
+        anchors = incremental_anchors(model_weights(cold_model), cold_fisher,
+                                      model_weights(previous_model), previous_fisher,
+                                      cold_weight, forgetting_factor)
 
     run = RunDirectory(output_dir)
     run.prepare(config, overwrite=overwrite)
@@ -150,6 +157,7 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         keras.callbacks.ModelCheckpoint(str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"),
                                         save_weights_only=True),
         *validation_callbacks(config, valid_data is not None),
+        *(extra_callbacks or []),
     ]
     started = time.perf_counter()
     try:
@@ -164,15 +172,17 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     model.save(run.model_path)
 
     started = time.perf_counter()
-    fisher = _fisher_of(model, config, transform, fisher_batch_size, fisher_max_examples)
-    fisher.save(run.path / FISHER_FILE)
+    fisher = None
+    if save_fisher:
+        fisher = _fisher_of(model, config, transform, fisher_batch_size, fisher_max_examples)
+        fisher.save(run.path / FISHER_FILE)
     fisher_seconds = time.perf_counter() - started
     metadata = {
         "previous_run": str(previous_dir), "cold_start_run": str(cold_dir),
         "cold_weight": float(cold_weight), "forgetting_factor": float(forgetting_factor),
         "initial_penalty": initial_penalty, "final_penalty": fisher_penalty(model, anchors),
         "train_seconds": train_seconds, "fisher_seconds": fisher_seconds,
-        "fisher_examples": fisher.num_examples,
+        "fisher_examples": fisher.num_examples if fisher is not None else 0,
         "fisher_method": "diagonal empirical Fisher: mean squared per-example gradients, "
                          "vectorised with tf.vectorized_map over one batched forward pass",
     }

@@ -68,10 +68,10 @@ class AmortizedHistoryEncoder(keras.layers.Layer):
         >>> tuple(encoder(items, actions, candidates, mask).shape)  # 100 x (3 + 2) * (8 + 4)
         (100, 60)
 
-    References: LiRank §3.7 (history modelling); Hertel et al. 2024, "Efficient user
-    history modeling with amortized inference for deep learning recommendation models"
-    (appending the candidate with cross-attention, amortized inference); Borisyuk et al.
-    2025, LiGR (single-pass processing of user history); Zhai et al. 2024, M-FALCON.
+    References: LiRank §3.7 (history modelling); arXiv:2412.06924 (WWW'25: the candidate
+    appended as a separate item with cross-attention, amortized history inference);
+    arXiv:2502.03417 (LiGR: single-pass processing of user history); M-FALCON (Zhai et
+    al. 2024, "Actions speak louder than words").
     """
 
     def __init__(self, num_heads: int = 2, num_layers: int = 2, ffn_dim: int | None = None,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 import shutil
 from pathlib import Path
 
+import fastavro
 import keras
 import tensorflow as tf
 
@@ -77,6 +79,15 @@ def validation_callbacks(config: ExperimentConfig, has_validation: bool) -> list
     return callbacks
 
 
+def count_records_batches(files: list[str], batch_size: int) -> int:
+    """Batches per epoch from the record counts of the Avro block headers (no decoding)."""
+    records = 0
+    for path in files:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            records += sum(block.num_records for block in fastavro.block_reader(handle))
+    return max(1, math.ceil(records / batch_size))
+
+
 def count_batches(dataset: tf.data.Dataset) -> int:
     cardinality = int(dataset.cardinality())
     if cardinality >= 0:
@@ -107,7 +118,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         run.save_statistics(transform.statistics)
     train_data = training_dataset(config, train_files, transform, shuffle=True, seed=config.training.seed)
     valid_data = training_dataset(config, valid_files, transform, shuffle=False) if valid_files else None
-    steps = config.training.steps_per_epoch or count_batches(train_data)
+    steps = config.training.steps_per_epoch or count_records_batches(train_files, config.training.batch_size)
 
     model = build_model(config)
     model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())

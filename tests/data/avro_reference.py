@@ -7,7 +7,6 @@ casting rules, independently of the C++ op under test.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any, Sequence
 
@@ -46,10 +45,6 @@ def write_apache_avro(path: str, schema: dict, records: Sequence[dict], codec: s
 def read_fastavro(path: str) -> list[dict]:
     with open(path, "rb") as handle:
         return list(fastavro.reader(handle))
-
-
-def read_fastavro_bytes(data: bytes) -> list[dict]:
-    return list(fastavro.reader(io.BytesIO(data)))
 
 
 def _leaf(value: Any, dtype: tf.DType, default: Any) -> Any:
@@ -153,3 +148,31 @@ def assert_batches_match(dataset: tf.data.Dataset, records: Sequence[dict], feat
         -(-len(records) // batch_size)
     assert count == expected_batches, f"{count} batches, expected {expected_batches}"
     return count
+
+
+# --- hand-made object container files (for layouts no writer produces) ----------------------
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def zigzag(n: int) -> bytes:
+    return varint((n << 1) ^ (n >> 63))
+
+
+def ocf_with_blocks(schema: dict, codec: str, blocks: list[tuple[int, bytes]]) -> bytes:
+    sync = bytes(range(16))
+    meta = {"avro.schema": json.dumps(schema).encode(), "avro.codec": codec.encode()}
+    out = bytearray(b"Obj\x01") + zigzag(len(meta))
+    for key, value in meta.items():
+        out += zigzag(len(key)) + key.encode() + zigzag(len(value)) + value
+    out += b"\x00" + sync
+    for count, payload in blocks:
+        out += zigzag(count) + zigzag(len(payload)) + payload + sync
+    return bytes(out)

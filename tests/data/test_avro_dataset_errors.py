@@ -13,7 +13,7 @@ import fastavro
 import pytest
 import tensorflow as tf
 
-from avro_reference import write_fastavro
+from avro_reference import ocf_with_blocks, write_fastavro, zigzag
 from lirank_tf.data import (AvroTensorDataset, DenseFeature, SparseFeature, VarlenFeature)
 
 SCHEMA = {"type": "record", "name": "E", "fields": [
@@ -235,3 +235,19 @@ def test_iteration_continues_after_a_bad_block(tmp_path):
                                 1, num_parallel_calls=2).ignore_errors()
     ids = [int(b["id"][0]) for b in dataset]
     assert ids == [k for k in range(12) if not start <= k < blocks[bad_block][1]]
+
+
+def test_zero_size_items_cannot_claim_unbounded_counts(tmp_path):
+    """fixed(0) items take no bytes, so their count is not bounded by the block size."""
+    schema = {"type": "record", "name": "Z", "fields": [
+        {"name": "empties", "type": {"type": "array", "items": {"type": "fixed", "name": "F0",
+                                                                 "size": 0}}}]}
+    features = {"empties": VarlenFeature(tf.string)}
+    fine = str(tmp_path / "fine.avro")
+    open(fine, "wb").write(ocf_with_blocks(schema, "null", [(1, zigzag(3) + zigzag(0))]))
+    assert _read_all(fine, features)[0]["empties"].to_list() == [[b"", b"", b""]]
+    huge = str(tmp_path / "huge.avro")
+    open(huge, "wb").write(ocf_with_blocks(schema, "null", [(1, zigzag(2**40) + zigzag(0))]))
+    with pytest.raises(tf.errors.DataLossError, match="'empties'.*implausible item count"):
+        _read_all(huge, features)
+

@@ -4,8 +4,6 @@ with tensorflow-io's ATDS reader, and the snappy decompressor on every element t
 from __future__ import annotations
 
 import io
-import json
-import os
 import zlib
 
 import cramjam
@@ -14,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avro_reference import actual_feature, read_fastavro, write_fastavro
+from avro_reference import actual_feature, ocf_with_blocks, read_fastavro, varint, write_fastavro
 from lirank_tf.data import AvroTensorDataset, DenseFeature, SparseFeature, VarlenFeature
 
 SCHEMA = {"type": "record", "name": "P", "fields": [
@@ -155,7 +153,7 @@ def _atds_record(k: int) -> dict:
                    "values": [k * 100 + j for j in range(len({(k * j) % 20 for j in range(k % 4)}))]}}
 
 
-@pytest.mark.parametrize("codec", ["null", "deflate"])
+@pytest.mark.parametrize("codec", ["null", "deflate", "snappy"])
 def test_matches_tensorflow_io_atds(tmp_path, codec):
     from tensorflow_io.python.experimental.atds import dataset as atds_dataset
     from tensorflow_io.python.experimental.atds import features as atds_features
@@ -192,20 +190,6 @@ def test_matches_tensorflow_io_atds(tmp_path, codec):
 
 # --- snappy: every element type of the format -----------------------------------------------
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _zigzag(n: int) -> bytes:
-    return _varint((n << 1) ^ (n >> 63))
-
-
 def _snappy_literal(chunk: bytes) -> bytes:
     n = len(chunk) - 1
     if n < 60:
@@ -227,7 +211,7 @@ def _snappy_compress_all_elements(data: bytes) -> tuple[bytes, set[str]]:
     """A valid (not size-optimal) snappy stream using literals of every length form and
     copies with 1-, 2- and 4-byte offsets, including overlapping (run-length) copies.
     Returns the stream and the element kinds it used."""
-    out, used = bytearray(_varint(len(data))), set()
+    out, used = bytearray(varint(len(data))), set()
     position = 0
     for size, kind in ((70_000, "literal, 3-byte length"), (200, "literal, 1-byte length"),
                        (3000, "literal, 2-byte length"), (10, "literal, inline length")):
@@ -267,18 +251,6 @@ def _snappy_compress_all_elements(data: bytes) -> tuple[bytes, set[str]]:
     return bytes(out), used
 
 
-def _ocf_with_blocks(schema: dict, codec: str, blocks: list[tuple[int, bytes]]) -> bytes:
-    sync = bytes(range(16))
-    meta = {"avro.schema": json.dumps(schema).encode(), "avro.codec": codec.encode()}
-    out = bytearray(b"Obj\x01") + _zigzag(len(meta))
-    for key, value in meta.items():
-        out += _zigzag(len(key)) + key.encode() + _zigzag(len(value)) + value
-    out += b"\x00" + sync
-    for count, payload in blocks:
-        out += _zigzag(count) + _zigzag(len(payload)) + payload + sync
-    return bytes(out)
-
-
 def test_snappy_decompressor_handles_every_element_type(tmp_path):
     rng = np.random.default_rng(0)
     records = [{"id": k, "tags": ["abc" * (k % 30), "zz" * 40] + [f"tag{k % 7}"] * 3,
@@ -296,14 +268,14 @@ def test_snappy_decompressor_handles_every_element_type(tmp_path):
                     "literal, inline length", "copy1", "copy2", "copy4", "overlapping copy"}
     payload = compressed + zlib.crc32(raw).to_bytes(4, "big")
     path = str(tmp_path / "crafted.avro")
-    open(path, "wb").write(_ocf_with_blocks(SCHEMA, "snappy", [(len(records), payload)]))
+    open(path, "wb").write(ocf_with_blocks(SCHEMA, "snappy", [(len(records), payload)]))
     assert read_fastavro(path) == records
     got = [b for b in AvroTensorDataset([path], FEATURES, 1000)][0]
     assert got["id"].numpy().tolist() == [r["id"] for r in records]
     assert got["tags"].to_list() == [[t.encode() for t in r["tags"]] for r in records]
     # a copy reaching before the start of the output is a clean error
-    bad = _varint(10) + _snappy_copy(5, 10, 2)
+    bad = varint(10) + _snappy_copy(5, 10, 2)
     path = str(tmp_path / "bad.avro")
-    open(path, "wb").write(_ocf_with_blocks(SCHEMA, "snappy", [(1, bad + b"\0\0\0\0")]))
+    open(path, "wb").write(ocf_with_blocks(SCHEMA, "snappy", [(1, bad + b"\0\0\0\0")]))
     with pytest.raises(tf.errors.DataLossError, match="corrupt snappy data: copy offset"):
         list(AvroTensorDataset([path], FEATURES, 10))

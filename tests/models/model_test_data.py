@@ -66,6 +66,11 @@ def train(model: keras.Model, config: ExperimentConfig, inputs: dict, labels: di
                      verbose=0).history
 
 
+def scores(model: keras.Model, inputs: dict) -> dict[str, np.ndarray]:
+    """The model's outputs in inference mode, eagerly (no ``predict`` tracing)."""
+    return {name: np.asarray(value) for name, value in model(inputs, training=False).items()}
+
+
 def first_records(path: str, count: int) -> list[dict]:
     with open(path, "rb") as handle:
         return list(islice(fastavro.reader(handle), count))

@@ -77,6 +77,8 @@ class FeedSimulatorConfig:
     randomize_top_n: int = 0
     # candidates a ranker chooses each session's posts from (only with simulate_day(ranker=...))
     candidates_per_session: int = 30
+    # time constant (hours) of the exponential decay of a viral post's boost
+    viral_decay_hours: float = 6.0
 
     def __post_init__(self) -> None:
         if self.num_days < self.valid_days + self.test_days + 1:
@@ -89,6 +91,8 @@ class FeedSimulatorConfig:
         if not 0 <= self.randomize_top_n <= self.session_length:
             raise ValueError(f"randomize_top_n must be in [0, session_length={self.session_length}], "
                              f"got {self.randomize_top_n}")
+        if not self.viral_decay_hours > 0:
+            raise ValueError(f"viral_decay_hours must be positive, got {self.viral_decay_hours}")
         if self.candidates_per_session < 1:
             raise ValueError(f"candidates_per_session must be positive, got {self.candidates_per_session}")
 
@@ -199,7 +203,7 @@ class FeedSimulator:
             "position": np.tile(np.arange(width), n_sessions),
             "session_id": np.repeat(day * 1_000_000 + np.arange(n_sessions), width),
             "affinity": np.einsum("ij,ij->i", world.member_factor[viewer], pool.factor[post]),
-            "viral_boost": np.where(pool.viral[post], 1.5 * np.exp(-age / 6.0), 0.0),
+            "viral_boost": np.where(pool.viral[post], 1.5 * np.exp(-age / cfg.viral_decay_hours), 0.0),
             "tag_match": np.array([len(np.intersect1d(world.member_hashtags[v], pool.hashtags[p]))
                                    for v, p in zip(viewer, post)], dtype=np.float64),
             "hist_match": np.array([sum(1 for _, _, a in self.history[v] if a == actor[i])
@@ -295,6 +299,7 @@ class FeedSimulator:
 def write_day_file(path: str | Path, records: list[dict], codec: str = "deflate") -> Path:
     """Writes one day's records as an Avro file with the Feed schema."""
     schema = fastavro.parse_schema(json.loads(SCHEMA_PATH.read_text()))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         fastavro.writer(handle, schema, records, codec=codec)
     return Path(path)

@@ -1,0 +1,97 @@
+"""The global model served with the root-object table, updatable without re-export (§3.9).
+
+The SavedModel of `lirank_tf.serving.ServingModule` is extended: every signature looks the raw
+root-object id up in a `tf.lookup.StaticHashTable` initialised from the asset
+``assets/root_object_effects.tsv`` and returns, for the RO tasks,
+``sigmoid(logit(p_global) + b_id)`` (b = 0 for ids not in the table) and the score recomputed
+from the adjusted probabilities. Stock ops only.
+
+The table is read when the SavedModel is loaded, so refreshing it every few hours does not touch
+the global model: `update_root_object_table` rewrites the asset file of an export in place
+(atomically); a server picks it up when it (re)loads the model — e.g. TF Serving when the
+export is published as a new version directory, which can hard-link the unchanged variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from lirank_tf.config import ExperimentConfig
+from lirank_tf.serving.export import ServingModule
+from lirank_tf.transform import TransformationModel
+from lirank_tf.wide.root_object import RootObjectEffects
+
+TABLE_ASSET = "root_object_effects.tsv"
+SETTINGS_ASSET = "root_object_effects.json"
+ROOT_OBJECT_FIELD = "root_object_id"
+
+
+class RootObjectServingModule(ServingModule):
+    """`ServingModule` whose RO-task probabilities include the root-object random effect."""
+
+    def __init__(self, config: ExperimentConfig, transform: TransformationModel,
+                 model: keras.Model, effects: RootObjectEffects, table_path: str | Path,
+                 root_object_field: str = ROOT_OBJECT_FIELD) -> None:
+        super().__init__(config, transform, model)
+        task_names = [t.name for t in config.tasks]
+        missing = [t for t in effects.tasks if t not in task_names]
+        if missing:
+            raise ValueError(f"root-object tasks {missing} are not tasks of the config {task_names}")
+        if root_object_field not in [f.name for f in self.fields if f.kind == "string"]:
+            raise ValueError(f"root_object_field {root_object_field!r} is not a raw string feature "
+                             f"of the config; string features: "
+                             f"{[f.name for f in self.fields if f.kind == 'string']}")
+        self.root_object_field = root_object_field
+        self.ro_tasks = list(effects.tasks)
+        self.table_asset = tf.saved_model.Asset(str(table_path))
+        self.ro_tables = {
+            task: tf.lookup.StaticHashTable(
+                tf.lookup.TextFileInitializer(self.table_asset, tf.string, 0, tf.float32, k + 1,
+                                              delimiter="\t"), default_value=0.0)
+            for k, task in enumerate(self.ro_tasks)}
+
+    def _score(self, raw: dict) -> dict[str, tf.Tensor]:
+        results = super()._score(raw)
+        ids = tf.reshape(raw[self.root_object_field], [-1])
+        for task in self.ro_tasks:
+            p = tf.clip_by_value(results[task], 1e-6, 1.0 - 1e-6)
+            logit = tf.math.log(p) - tf.math.log1p(-p)
+            results[task] = tf.sigmoid(logit + self.ro_tables[task].lookup(ids))
+        results["score"] = tf.add_n([t.score_weight * results[t.name] for t in self.config.tasks])
+        return results
+
+
+def export_with_root_object_table(config: ExperimentConfig, transform: TransformationModel,
+                                  model: keras.Model, effects: RootObjectEffects,
+                                  export_dir: str | Path) -> Path:
+    """Writes the SavedModel with the RO table as the asset ``assets/root_object_effects.tsv``."""
+    export_dir = Path(export_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        table = effects.write_table(Path(scratch) / TABLE_ASSET)
+        module = RootObjectServingModule(config, transform, model, effects, table)
+        tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
+    (export_dir / "assets" / SETTINGS_ASSET).write_text(json.dumps({"tasks": effects.tasks}) + "\n")
+    return export_dir
+
+
+def update_root_object_table(export_dir: str | Path, effects: RootObjectEffects) -> Path:
+    """Replaces the RO table of an export (atomically); the global model is not touched."""
+    assets = Path(export_dir) / "assets"
+    settings = assets / SETTINGS_ASSET
+    if not settings.exists():
+        raise FileNotFoundError(f"{export_dir} has no root-object table ({settings} is missing)")
+    exported_tasks = json.loads(settings.read_text())["tasks"]
+    if list(effects.tasks) != exported_tasks:
+        raise ValueError(f"the export's root-object tasks are {exported_tasks}, the new table has "
+                         f"{list(effects.tasks)}; re-export to change the tasks")
+    with tempfile.NamedTemporaryFile(dir=assets, delete=False, suffix=".tmp") as handle:
+        scratch = Path(handle.name)
+    effects.write_table(scratch)
+    os.replace(scratch, assets / TABLE_ASSET)
+    return assets / TABLE_ASSET
