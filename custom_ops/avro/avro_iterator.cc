@@ -51,7 +51,8 @@ Status AvroTensorDatasetIterator::Initialize(IteratorContext* ctx) {
     threads = tensorflow::port::MaxParallelism();
   }
   num_threads_ = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, 256)));
-  depth_ = num_threads_ == 1 ? 1 : static_cast<size_t>(2 * num_threads_);
+  // Raw blocks in flight: with helpers, enough that nobody waits for the consumer's reads.
+  depth_ = num_threads_ == 1 ? 1 : static_cast<size_t>(std::max(8, 4 * num_threads_));
   if (num_threads_ > 1) {
     pool_ = ctx->CreateThreadPool("lirank_avro_decode", num_threads_ - 1);
   }

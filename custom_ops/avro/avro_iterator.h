@@ -60,7 +60,7 @@ class AvroTensorDatasetIterator
   std::unique_ptr<tensorflow::data::IteratorBase> input_impl_ TF_GUARDED_BY(mu_);
   bool input_exhausted_ TF_GUARDED_BY(mu_) = false;
   int num_threads_ = 1;
-  size_t depth_ = 1;  // raw blocks in flight
+  size_t depth_ = 1;  // raw blocks in flight (decoding or decoded, not yet buffered)
   std::unique_ptr<tensorflow::thread::ThreadPool> pool_;
   std::unique_ptr<DecodePipeline> pipeline_ TF_GUARDED_BY(mu_);
   std::unique_ptr<OpenAvroFile> current_file_ TF_GUARDED_BY(mu_);

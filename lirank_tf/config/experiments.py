@@ -168,7 +168,7 @@ def _jobs() -> dict[str, Any]:
     return deep_merge(_lirank_base(), {
         "name": "jobs",
         "features": {"tables": tables, "ids": ids,
-                     "dense": [{"name": "dense_features", "size": 8},
+                     "dense": [{"name": "dense_features", "size": 14},
                                {"name": "position", "size": 1, "transform": "none"}],
                      "history": None},
         "tasks": [

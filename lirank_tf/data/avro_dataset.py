@@ -90,8 +90,9 @@ class AvroTensorDataset(tf.data.Dataset):
     different one; with no seed every iterator draws a fresh random order.
 
     Memory is bounded by the buffers, not by file sizes: ``reader_buffer_size`` bytes of file
-    reads, ``2 * num_parallel_calls`` raw blocks in flight, and the decoded blocks holding
-    unread records (a partly consumed block stays until its last record is taken).
+    reads, ``max(8, 4 * num_parallel_calls)`` blocks in flight (1 for a single thread), and
+    the decoded blocks holding unread records (a partly consumed block stays until its last
+    record is taken).
 
     Args:
         filenames: list of str, a string tensor (scalar or vector), or a ``tf.data.Dataset`` of

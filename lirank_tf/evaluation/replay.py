@@ -84,10 +84,10 @@ def replay_contribution_rate(session_ids: np.ndarray, positions: np.ndarray, sco
     positions = np.asarray(positions).reshape(-1)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     contributions = np.asarray(contributions, dtype=np.float64).reshape(-1)
-    sizes = {len(a) for a in (session_ids, positions, scores, contributions)}
-    if len(sizes) != 1:
-        raise ValueError(f"session_ids, positions, scores and contributions must have one value "
-                         f"per impression, got lengths {[len(a) for a in (session_ids, positions, scores, contributions)]}")
+    lengths = [len(a) for a in (session_ids, positions, scores, contributions)]
+    if len(set(lengths)) != 1:
+        raise ValueError("session_ids, positions, scores and contributions must have one value "
+                         f"per impression, got lengths {lengths}")
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
         raise ValueError(f"top_n must be a positive int or None, got {top_n!r}")
     if np.isnan(scores).any():

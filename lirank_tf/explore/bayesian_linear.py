@@ -50,7 +50,8 @@ class BayesianLinearRegression:
     def __init__(self, prior_mean: np.ndarray, prior_precision: float | np.ndarray = 1.0) -> None:
         prior_mean = np.asarray(prior_mean, dtype=np.float64)
         if prior_mean.ndim != 1 or prior_mean.size == 0 or not np.all(np.isfinite(prior_mean)):
-            raise ValueError(f"prior_mean must be a non-empty finite vector, got shape {prior_mean.shape}")
+            raise ValueError("prior_mean must be a non-empty finite vector, got shape "
+                             f"{prior_mean.shape}")
         dim = prior_mean.size
         if np.ndim(prior_precision) == 0:
             if isinstance(prior_precision, bool) or not float(prior_precision) > 0:
@@ -144,7 +145,8 @@ def logistic_working_response(features: np.ndarray, labels: np.ndarray,
                               linearisation_point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Targets and noise precisions of one IRLS step of logistic regression at ``w*``.
 
-        p_i = sigmoid(w* . z_i),  s_i = max(p_i (1 - p_i), 1e-6),  y_i = w* . z_i + (l_i - p_i) / s_i
+        p_i = sigmoid(w* . z_i),   s_i = max(p_i (1 - p_i), 1e-6),
+        y_i = w* . z_i + (l_i - p_i) / s_i
 
     Returns: (targets [n], noise_precision [n]) for `BayesianLinearRegression.update`.
     """

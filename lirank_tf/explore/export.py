@@ -21,7 +21,8 @@ import tensorflow as tf
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.explore.neural_linear import NeuralLinear
 from lirank_tf.serving.export import ServingModule, raw_signature
-from lirank_tf.serving.validation import after_checks, check_shapes, history_checks, same_rows_checks
+from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
+                                          same_rows_checks)
 from lirank_tf.transform import TransformationModel
 
 SEED_INPUT = "seed"
@@ -54,7 +55,8 @@ class ThompsonServingModule(ServingModule):
                                                      dtype=tf.float32, trainable=False,
                                                      name=f"{t}_posterior_scale_tril")
                                       for t in explorer.tasks}
-        self._explore_specs = dict(specs, **{SEED_INPUT: tf.TensorSpec([], tf.int64, name=SEED_INPUT)})
+        self._explore_specs = dict(specs, **{SEED_INPUT: tf.TensorSpec([], tf.int64,
+                                                                        name=SEED_INPUT)})
         self.serve_explore = tf.function(self._serve_explore, input_signature=[self._explore_specs])
 
     def signatures(self) -> dict:

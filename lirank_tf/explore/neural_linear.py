@@ -17,6 +17,7 @@ the last hidden layer of each group's tower is explicit. The isotonic calibratio
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import keras
@@ -108,7 +109,8 @@ class NeuralLinear:
         by_group = {}
         for group, layers in self.heads.tower_layers.items():
             z = apply_stack(layers[:-1], hidden)
-            by_group[group] = tf.concat([tf.cast(z, tf.float32), tf.ones_like(z[:, :1], tf.float32)], 1)
+            z = tf.cast(z, tf.float32)
+            by_group[group] = tf.concat([z, tf.ones_like(z[:, :1])], axis=1)
         return {task: by_group[self.group_of[task][0]] for task in self.all_tasks}, ids
 
     def probabilities(self, inputs: dict, weights: dict[str, np.ndarray | tf.Tensor] | None = None
@@ -165,3 +167,26 @@ class NeuralLinear:
             sample = posterior.mean + exploration_scale * noise @ posterior.scale_tril().T
             draws[task] = sample[0] if rows is None else sample
         return draws
+
+    def save_posteriors(self, directory: str | Path) -> Path:
+        """Writes ``<task>_posterior.npz`` per explored task (kept from period to period)."""
+        directory = Path(directory)
+        for task, posterior in self.posteriors.items():
+            posterior.save(directory / f"{task}_posterior.npz")
+        return directory
+
+    def load_posteriors(self, directory: str | Path) -> None:
+        """Reads the posteriors written by `save_posteriors` (e.g. by the previous period's
+        run); call `update` with a ``decay`` next to carry them over to this model."""
+        directory = Path(directory)
+        loaded = {}
+        for task in self.tasks:
+            path = directory / f"{task}_posterior.npz"
+            if not path.exists():
+                raise FileNotFoundError(f"no posterior for task {task!r}: {path} is missing")
+            loaded[task] = BayesianLinearRegression.load(path)
+            if loaded[task].dim != self.posteriors[task].dim:
+                raise ValueError(f"the posterior of {task!r} in {path} has dimension "
+                                 f"{loaded[task].dim}, the model's last layer "
+                                 f"{self.posteriors[task].dim}")
+        self.posteriors = loaded

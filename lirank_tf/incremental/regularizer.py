@@ -64,7 +64,8 @@ def incremental_anchors(cold_weights: dict[str, np.ndarray], cold_fisher: Fisher
 def check_forgetting_factor(forgetting_factor: float) -> float:
     if isinstance(forgetting_factor, bool) or not isinstance(forgetting_factor, (int, float)) \
             or not np.isfinite(forgetting_factor) or forgetting_factor < 0:
-        raise ValueError(f"forgetting_factor must be a finite number >= 0, got {forgetting_factor!r}")
+        raise ValueError(
+            f"forgetting_factor must be a finite number >= 0, got {forgetting_factor!r}")
     return float(forgetting_factor)
 
 
@@ -85,10 +86,14 @@ class FisherPenalty(keras.regularizers.Regularizer):
     to be serialised with a model (it is removed again by `detach_fisher_penalty`).
     """
 
-    def __init__(self, terms: list[tuple[float, np.ndarray | None, np.ndarray, np.ndarray]]) -> None:
-        # (coefficient, rows or None, Fisher [rows or full], anchor values [same shape])
-        self.terms = [(float(c), None if rows is None else tf.constant(rows, tf.int64),
-                       tf.constant(fisher, tf.float32), tf.constant(anchor, tf.float32))
+    def __init__(self,
+                 terms: list[tuple[float, np.ndarray | None, np.ndarray, np.ndarray]]) -> None:
+        # (coefficient, rows or None, Fisher [rows or full], anchor values [same shape]); held in
+        # (non-Keras) variables so the training graph refers to them instead of embedding copies
+        def hold(value, dtype):
+            return tf.Variable(np.asarray(value), dtype=dtype, trainable=False)
+        self.terms = [(float(c), None if rows is None else hold(rows, tf.int64),
+                       hold(fisher, tf.float32), hold(anchor, tf.float32))
                       for c, rows, fisher, anchor in terms]
 
     def __call__(self, x) -> tf.Tensor:
@@ -174,8 +179,8 @@ def set_warm_start_weights(model: keras.Model, cold_weights: dict[str, np.ndarra
                 raise ValueError(f"the {name} model has no weight {path!r}; the runs must share "
                                  "the model architecture")
             if np.shape(weights[path]) != tuple(variable.shape):
-                raise ValueError(f"the {name} model's {path!r} has shape {np.shape(weights[path])}, "
-                                 f"expected {tuple(variable.shape)}")
+                raise ValueError(f"the {name} model's {path!r} has shape "
+                                 f"{np.shape(weights[path])}, expected {tuple(variable.shape)}")
         previous = np.asarray(previous_weights[path])
         if np.issubdtype(previous.dtype, np.floating):
             value = alpha * np.asarray(cold_weights[path], np.float64) \

@@ -52,7 +52,8 @@ class IncrementalTrainResult(TrainResult):
 
 
 def compute_run_fisher(run_dir: str | Path, *, batch_size: int = DEFAULT_FISHER_BATCH_SIZE,
-                       max_examples: int | None = None, overwrite: bool = False) -> FisherInformation:
+                       max_examples: int | None = None,
+                       overwrite: bool = False) -> FisherInformation:
     """The diagonal empirical Fisher of a finished run over its own training data, saved as
     ``RUN/fisher.npz`` (loaded from there when it exists, unless ``overwrite``)."""
     path = Path(run_dir) / FISHER_FILE
@@ -79,7 +80,8 @@ def _cold_start_of(previous_run_dir: Path) -> Path:
     return previous_run_dir
 
 
-def _check_same_architecture(config: ExperimentConfig, previous: ExperimentConfig, where: Path) -> None:
+def _check_same_architecture(config: ExperimentConfig, previous: ExperimentConfig,
+                             where: Path) -> None:
     for section in ("features", "tasks", "model"):
         if getattr(config, section) != getattr(previous, section):
             raise ValueError(f"config.{section} differs from the previous run's ({where}); an "
@@ -115,7 +117,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     check_cold_weight(cold_weight)
     check_forgetting_factor(forgetting_factor)
     previous_dir = Path(previous_run_dir).resolve()
-    cold_dir = Path(cold_start_run_dir).resolve() if cold_start_run_dir else _cold_start_of(previous_dir)
+    cold_dir = (Path(cold_start_run_dir).resolve() if cold_start_run_dir
+                else _cold_start_of(previous_dir))
     previous_config, previous_transform, previous_model = load_run(previous_dir)
     cold_config, _, cold_model = load_run(cold_dir)
     _check_same_architecture(config, previous_config, previous_dir)
@@ -140,7 +143,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     check_files(config, train_files + valid_files)
     train_data = training_dataset(config, train_files, transform, shuffle=True,
                                   seed=config.training.seed)
-    valid_data = training_dataset(config, valid_files, transform, shuffle=False) if valid_files else None
+    valid_data = (training_dataset(config, valid_files, transform, shuffle=False)
+                  if valid_files else None)
     steps = config.training.steps_per_epoch or count_batches(train_data)
 
     model = build_model(config)

@@ -58,7 +58,8 @@ def long_dwell_clusters(position: np.ndarray, content_type: np.ndarray, platform
             raise ValueError(f"{name} must be >= 0, got {int(values.min())}")
     for name, values in (("content_type", content_type), ("platform", platform)):
         if values.size and values.max() > 9:
-            raise ValueError(f"{name} must be < 10 to fit the cluster encoding, got {int(values.max())}")
+            raise ValueError(f"{name} must be < 10 to fit the cluster encoding, got "
+                             f"{int(values.max())}")
     bucket = np.minimum(position // position_bucket_size, num_position_buckets - 1)
     return bucket * 100 + content_type * 10 + platform
 
@@ -85,7 +86,8 @@ class DailyLongDwellThresholds:
         self.percentile = float(percentile)
         self.days: dict[int, dict[int, float]] = {}
 
-    def fit_day(self, day: int, dwell_seconds: np.ndarray, clusters: np.ndarray) -> dict[int, float]:
+    def fit_day(self, day: int, dwell_seconds: np.ndarray,
+                clusters: np.ndarray) -> dict[int, float]:
         """Computes (and keeps) the thresholds of ``day`` from that day's dwell times."""
         if isinstance(day, bool) or not isinstance(day, (int, np.integer)):
             raise ValueError(f"day must be an int, got {day!r}")
@@ -117,8 +119,9 @@ class DailyLongDwellThresholds:
     @classmethod
     def from_dict(cls, data: dict) -> "DailyLongDwellThresholds":
         if not isinstance(data, dict) or "percentile" not in data or "days" not in data:
+            got = sorted(data) if isinstance(data, dict) else data
             raise ValueError("long-dwell thresholds: expected a mapping with 'percentile' and "
-                             f"'days', got keys {sorted(data) if isinstance(data, dict) else data!r}")
+                             f"'days', got {got!r}")
         daily = cls(data["percentile"])
         daily.days = {int(day): {int(c): float(t) for c, t in th.items()}
                       for day, th in data["days"].items()}

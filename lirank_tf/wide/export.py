@@ -42,7 +42,8 @@ class RootObjectServingModule(ServingModule):
         task_names = [t.name for t in config.tasks]
         missing = [t for t in effects.tasks if t not in task_names]
         if missing:
-            raise ValueError(f"root-object tasks {missing} are not tasks of the config {task_names}")
+            raise ValueError(f"root-object tasks {missing} are not tasks of the config "
+                             f"{task_names}")
         if root_object_field not in [f.name for f in self.fields if f.kind == "string"]:
             raise ValueError(f"root_object_field {root_object_field!r} is not a raw string feature "
                              f"of the config; string features: "

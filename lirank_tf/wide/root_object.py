@@ -68,7 +68,8 @@ class RootObjectEffects:
     def __init__(self, tasks: Sequence[str] = DEFAULT_TASKS, l2: float = 1.0,
                  newton_steps: int = 25, carry_over: float = 0.0) -> None:
         tasks = list(tasks)
-        if not tasks or len(set(tasks)) != len(tasks) or not all(isinstance(t, str) and t for t in tasks):
+        if not tasks or len(set(tasks)) != len(tasks) \
+                or not all(isinstance(t, str) and t for t in tasks):
             raise ValueError(f"tasks must be distinct non-empty names, got {tasks!r}")
         if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 > 0:
             raise ValueError(f"l2 must be > 0, got {l2!r}")

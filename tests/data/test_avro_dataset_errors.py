@@ -251,3 +251,16 @@ def test_zero_size_items_cannot_claim_unbounded_counts(tmp_path):
     with pytest.raises(tf.errors.DataLossError, match="'empties'.*implausible item count"):
         _read_all(huge, features)
 
+
+
+def test_corrupt_skipped_fields_are_named(tmp_path):
+    """Adjacent skipped fields decode as one merged step; its error names the range."""
+    schema = {"type": "record", "name": "K", "fields": [
+        {"name": "a", "type": "string"}, {"name": "b", "type": "bytes"},
+        {"name": "c", "type": "int"}]}
+    record = zigzag(2) + b"ok" + zigzag(1000) + b"xy" + zigzag(7)  # b claims 1000 bytes
+    path = str(tmp_path / "k.avro")
+    open(path, "wb").write(ocf_with_blocks(schema, "null", [(1, record)]))
+    with pytest.raises(tf.errors.DataLossError,
+                       match=r"record 0 of 1: field 'a' \.\. 'b' \(skipped\): string/bytes length"):
+        _read_all(path, {"c": DenseFeature(tf.int32)})

@@ -1,11 +1,18 @@
 """The offline replay metric of LiRank §5.2 ("matched imps @ 1", contribution rate)."""
 
+import doctest
+
 import numpy as np
 import pytest
 
+import lirank_tf.evaluation.replay as replay_module
+from lirank_tf.config import get_experiment
+from lirank_tf.data.synthetic import simulate_feed
 from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig
-from lirank_tf.evaluation.replay import (contribution_labels, format_replay,
-                                         replay_contribution_rate)
+from lirank_tf.evaluation.replay import (contribution_labels, evaluate_replay, format_replay,
+                                         model_scores, read_records, replay_contribution_rate)
+from lirank_tf.models import build_model
+from lirank_tf.training.trainer import fit_transformation
 
 
 def reference(session_ids, positions, scores, contributions, top_n=None):
@@ -83,6 +90,10 @@ def test_on_randomised_sessions_a_better_ranker_has_a_higher_contribution_rate()
     assert "contribution rate" in format_replay(good)
 
 
+def test_docstring_example_runs():
+    assert doctest.testmod(replay_module).failed == 0
+
+
 def test_contribution_labels_and_errors():
     records = [{"like": 0, "comment": 1, "share": 0, "vote": 0}, {"like": 0, "comment": 0, "share": 0, "vote": 0}]
     assert contribution_labels(records).tolist() == [1, 0]
@@ -102,12 +113,6 @@ def test_contribution_labels_and_errors():
 
 
 def test_evaluate_replay_scores_the_model_with_a_neutral_position(tmp_path):
-    from lirank_tf.config import get_experiment
-    from lirank_tf.data.synthetic import simulate_feed
-    from lirank_tf.evaluation.replay import evaluate_replay, model_scores, read_records
-    from lirank_tf.models import build_model
-    from lirank_tf.training.trainer import fit_transformation
-
     manifest = simulate_feed(tmp_path, FeedSimulatorConfig(
         num_days=3, impressions_per_day=600, num_members=150, posts_per_day=60,
         randomize_top_n=10, seed=5))

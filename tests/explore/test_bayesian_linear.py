@@ -1,8 +1,11 @@
 """Bayesian linear regression (LiRank §3.8) against the closed-form Gaussian posterior."""
 
+import doctest
+
 import numpy as np
 import pytest
 
+import lirank_tf.explore.bayesian_linear as bayesian_linear_module
 from lirank_tf.explore import BayesianLinearRegression, logistic_working_response
 
 Z = np.array([[1.0, 0.5, -1.0], [0.2, -0.3, 1.0], [2.0, 1.0, 1.0], [-1.0, 0.4, 1.0],
@@ -93,6 +96,10 @@ def test_carry_over_discounts_old_evidence_and_recentres(tmp_path):
     np.testing.assert_array_equal(loaded.precision, blr.precision)
     np.testing.assert_array_equal(loaded.mean, blr.mean)
     assert loaded.num_observations == blr.num_observations
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(bayesian_linear_module).failed == 0
 
 
 def test_invalid_arguments_raise():

@@ -88,6 +88,20 @@ def test_thompson_draws_are_seeded_and_change_the_scores(feed):
     np.testing.assert_allclose(unscaled, explorer.posteriors["click"].mean, rtol=1e-12)
 
 
+def test_posteriors_are_saved_and_carried_to_the_next_period(feed, tmp_path):
+    config, data, model = feed
+    explorer = NeuralLinear(model, tasks=["click", "like"])
+    explorer.update(data["day0"])
+    explorer.save_posteriors(tmp_path)
+    following = NeuralLinear(model, tasks=["click", "like"])
+    following.load_posteriors(tmp_path)
+    for task in ("click", "like"):
+        np.testing.assert_array_equal(following.posteriors[task].precision,
+                                      explorer.posteriors[task].precision)
+    with pytest.raises(FileNotFoundError, match="no posterior for task 'comment'"):
+        NeuralLinear(model, tasks=["comment"]).load_posteriors(tmp_path)
+
+
 def test_invalid_arguments_raise(feed, tmp_path):
     _, _, model = feed
     with pytest.raises(ValueError, match="tasks must name heads of the model"):

@@ -1,11 +1,13 @@
 """Per-day long-dwell thresholds (LiRank §3.11): recomputed from each day, saved, reloaded."""
 
+import doctest
 import json
 
 import fastavro
 import numpy as np
 import pytest
 
+import lirank_tf.labels.daily_thresholds as daily_thresholds_module
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.data.synthetic.feed import THRESHOLDS_FILE
 from lirank_tf.data.synthetic.world import CONTENT_TYPES, PLATFORMS
@@ -37,6 +39,10 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = DailyLongDwellThresholds.load(daily.save(tmp_path / "thresholds.json"))
     assert loaded.percentile == 75.0 and loaded.days == daily.days
     assert json.loads((tmp_path / "thresholds.json").read_text())["days"]["3"] == {"5": 3.75, "120": 1.75}
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(daily_thresholds_module).failed == 0
 
 
 def test_errors_name_the_problem(tmp_path):

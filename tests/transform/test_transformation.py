@@ -84,3 +84,18 @@ def test_runs_in_dataset_map_with_parallel_calls():
         transform.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
     for inputs, _ in dataset:
         np.testing.assert_array_equal(inputs["viewer_id"][:2], [_h("member:1"), _h("member:2")])
+
+
+def test_training_map_with_the_cpp_hash_op_equals_the_stock_op_serving_path():
+    transform = TransformationModel(_config().features, STATS)
+    raw = _raw(True)
+    specs = tf.nest.map_structure(tf.type_spec_from_value, raw)
+    serving = transform(raw)                                     # stock ops (exported)
+    training, _ = next(iter(tf.data.Dataset.from_tensors((raw, {})).map(transform.map_fn())))
+    for name, value in serving.items():
+        np.testing.assert_array_equal(training[name], value, err_msg=name)
+
+    def op_types(fn):
+        return {op.type for op in tf.function(fn).get_concrete_function(specs).graph.get_operations()}
+    assert "LirankMurmur3Hash" in op_types(lambda r: transform.map_fn()(r, {})[0])
+    assert "LirankMurmur3Hash" not in op_types(transform)

@@ -1,9 +1,12 @@
 """The root-object random-effect model (LiRank §3.9): MAP fit, shrinkage, and its effect on the
 simulator's viral posts."""
 
+import doctest
+
 import numpy as np
 import pytest
 
+import lirank_tf.wide.root_object as root_object_module
 from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig
 from lirank_tf.evaluation.metrics import log_loss
 from lirank_tf.wide import RootObjectEffects, impression_hours
@@ -69,6 +72,10 @@ def test_save_load_and_the_serving_table_format(tmp_path):
     assert (loaded.tasks, loaded.l2, loaded.carry_over) == (["like", "click"], 1.5, 0.25)
     assert sorted(loaded.table) == ["post:1", "post:2"]
     np.testing.assert_array_equal(loaded.table["post:2"], [0.5, -1.0])
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(root_object_module).failed == 0
 
 
 def test_invalid_arguments_raise():

@@ -89,12 +89,14 @@ class FeedSimulatorConfig:
         if self.impressions_per_day < self.session_length:
             raise ValueError(f"impressions_per_day must be >= session_length, got {self.impressions_per_day}")
         if not 0 <= self.randomize_top_n <= self.session_length:
-            raise ValueError(f"randomize_top_n must be in [0, session_length={self.session_length}], "
+            raise ValueError("randomize_top_n must be in [0, session_length="
+                             f"{self.session_length}], "
                              f"got {self.randomize_top_n}")
         if not self.viral_decay_hours > 0:
             raise ValueError(f"viral_decay_hours must be positive, got {self.viral_decay_hours}")
         if self.candidates_per_session < 1:
-            raise ValueError(f"candidates_per_session must be positive, got {self.candidates_per_session}")
+            raise ValueError("candidates_per_session must be positive, got "
+                             f"{self.candidates_per_session}")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -203,7 +205,8 @@ class FeedSimulator:
             "position": np.tile(np.arange(width), n_sessions),
             "session_id": np.repeat(day * 1_000_000 + np.arange(n_sessions), width),
             "affinity": np.einsum("ij,ij->i", world.member_factor[viewer], pool.factor[post]),
-            "viral_boost": np.where(pool.viral[post], 1.5 * np.exp(-age / cfg.viral_decay_hours), 0.0),
+            "viral_boost": np.where(pool.viral[post],
+                                    1.5 * np.exp(-age / cfg.viral_decay_hours), 0.0),
             "tag_match": np.array([len(np.intersect1d(world.member_hashtags[v], pool.hashtags[p]))
                                    for v, p in zip(viewer, post)], dtype=np.float64),
             "hist_match": np.array([sum(1 for _, _, a in self.history[v] if a == actor[i])

@@ -31,7 +31,7 @@ from lirank_tf.data.synthetic.jobs_world import JobsWorld, concat_jobs
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "jobs.avsc"
 CHANNELS = ("job_search", "jymbii")
 ENTITIES = ("title", "skill", "company", "industry", "seniority")
-DENSE_SIZE = 8
+DENSE_SIZE = 14
 # {feature: (vocabulary, is_list)}: the 40 categorical features, 8 per shared table
 ID_FEATURES = {
     "member_title": ("title", False), "member_past_titles": ("title", True),
@@ -202,11 +202,15 @@ class JobsSimulator:
         p_apply_given_click = float(sigmoid(apply_logit))
         click = rng.random() < p_click
         apply = click and rng.random() < p_apply_given_click
+        # matching features a feature pipeline computes from the profile, query and posting
+        titles = set(world.member_desired_titles[m].tolist()) | {int(world.member_title[m])}
+        matches = [skill_overlap, required_overlap, float(seniority_gap), industry_match,
+                   float(title in (query["titles"] if query else [])), float(title in titles)]
         return self._record(day, request, position, m, query, pool, job, job_id, applicants, distance,
-                            click, apply, p_click, p_click * p_apply_given_click)
+                            matches, click, apply, p_click, p_click * p_apply_given_click)
 
     def _record(self, day, request, position, m, query, pool, job, job_id, applicants, distance,
-                click, apply, p_click, p_apply) -> dict:
+                matches, click, apply, p_click, p_apply) -> dict:
         world = self.world
         title, company = int(pool.title[job]), int(pool.company[job])
         industry = int(world.company_industry[company])
@@ -260,7 +264,7 @@ class JobsSimulator:
         }
         dense = [day - float(pool.posted_day[job]), float(applicants), float(pool.salary[job]),
                  float(world.member_years[m]), float(distance), float(world.member_activity[m]),
-                 float(len(viewed)), float(world.company_size[company])]
+                 float(len(viewed)), float(world.company_size[company]), *matches]
         return {"day": day, "request_id": day * 1_000_000 + request, "position": position,
                 "channel": CHANNELS[0] if query is not None else CHANNELS[1],
                 "member_id": f"member:{m}", "job_id": f"job:{job_id}", **names, "dense_features": dense,
