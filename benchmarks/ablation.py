@@ -75,7 +75,7 @@ def table6_rows(large_mlp: int) -> list[tuple[str, dict, float | None]]:
 def in_memory(config, files, transform) -> tuple[dict, dict]:
     """All records of ``files``: model inputs and ``{task: labels [n, 1]}``."""
     raw, labels = next(iter(raw_dataset(config, files, shuffle=False, batch_size=10_000_000)))
-    inputs = tf.function(transform.__call__)(raw)
+    inputs, labels = tf.function(transform.map_fn())(raw, labels)   # as the training pipeline
     return inputs, {k: tf.reshape(tf.cast(v, tf.float32), [-1, 1]) for k, v in labels.items()}
 
 

@@ -43,7 +43,8 @@ def simulate(root: Path, args) -> tuple[list[str], list[str], set[str]]:
     total = args.train_days + args.test_days
     simulator = FeedSimulator(FeedSimulatorConfig(
         num_days=total, valid_days=0, test_days=args.test_days,
-        impressions_per_day=args.impressions_per_day, viral_fraction=args.viral_fraction,
+        impressions_per_day=args.impressions_per_day, posts_per_day=args.posts_per_day,
+        viral_fraction=args.viral_fraction,
         viral_decay_hours=args.viral_decay_hours, seed=args.seed))
     files, viral = [], set()
     for day in range(total):
@@ -120,12 +121,12 @@ def run(args) -> dict:
 
 
 def table(rows: dict) -> str:
-    columns = ["task / impressions", "n", "AUC global", "AUC +RO", "logloss global", "logloss +RO",
+    columns = ["task / impressions ", "     n", "AUC global", "AUC +RO", "logloss global", "logloss +RO",
                "O/E global", "O/E +RO"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("-" * (len(c) + 2) for c in columns) + "|"]
     for name, row in rows.items():
         g, r = row["global"], row["global + RO"]
-        lines.append(f"| {name:<18} | {row['impressions']:6d} | {g['auc']:10.4f} | {r['auc']:7.4f} | "
+        lines.append(f"| {name:<19} | {row['impressions']:6d} | {g['auc']:10.4f} | {r['auc']:7.4f} | "
                      f"{g['logloss']:14.4f} | {r['logloss']:11.4f} | {g['oe']:10.3f} | {r['oe']:7.3f} |")
     return "\n".join(lines)
 
@@ -135,7 +136,10 @@ def main() -> None:
     parser.add_argument("--output-dir", default="runs/benchmark_wide_popularity")
     parser.add_argument("--train-days", type=int, default=3)
     parser.add_argument("--test-days", type=int, default=1)
-    parser.add_argument("--impressions-per-day", type=int, default=8000)
+    parser.add_argument("--impressions-per-day", type=int, default=12000)
+    parser.add_argument("--posts-per-day", type=int, default=300,
+                        help="fewer posts than the simulator's default 1500, so that each root "
+                             "object gets enough impressions in an 8-hour window to estimate")
     parser.add_argument("--viral-fraction", type=float, default=0.05)
     parser.add_argument("--viral-decay-hours", type=float, default=24.0)
     parser.add_argument("--refresh-hours", type=int, default=8)
@@ -148,7 +152,8 @@ def main() -> None:
     results = run(args)
     print(f"\nRO wide model: global Feed model trained on {args.train_days} days; RO effects (like, "
           f"click; l2={args.l2}) refitted every {args.refresh_hours}h on the last "
-          f"{args.window_hours}h of the {args.test_days} test day(s); viral fraction "
+          f"{args.window_hours}h of the {args.test_days} test day(s); "
+          f"{args.impressions_per_day} impressions and {args.posts_per_day} new posts a day; viral fraction "
           f"{args.viral_fraction}, viral boost decay {args.viral_decay_hours}h.\n")
     print(table(results["rows"]))
     print(f"\n{results['refits']} refits over {results['root_objects']} root objects (last window); "

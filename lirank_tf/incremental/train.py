@@ -160,6 +160,7 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         keras.callbacks.BackupAndRestore(str(run.backup_dir)),
         keras.callbacks.ModelCheckpoint(str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"),
                                         save_weights_only=True),
+        keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False, profile_batch=0),
         *validation_callbacks(config, valid_data is not None),
         *(extra_callbacks or []),
     ]

@@ -35,7 +35,7 @@ def transformed(config: ExperimentConfig, files: list[str],
                 transform: TransformationModel) -> tuple[dict, dict]:
     """All records of ``files`` as model inputs and ``{task: labels [n, 1]}``, in file order."""
     raw, labels = next(iter(raw_dataset(config, files, shuffle=False, batch_size=1_000_000)))
-    inputs = tf.function(transform.__call__)(raw)
+    inputs, labels = tf.function(transform.map_fn())(raw, labels)   # as the training pipeline
     return inputs, {task: tf.reshape(tf.cast(value, tf.float32), [-1, 1])
                     for task, value in labels.items()}
 

@@ -20,9 +20,9 @@ SHARED_TABLES = ["title", "skill", "company", "industry", "seniority"]
 
 @pytest.fixture(scope="module", autouse=True)
 def without_grappler():
-    """Grappler spends ~30 s optimising the transformation graph of 41 id features (one
-    MurmurHash3 subgraph each) every time it is instantiated; the results are the same
-    without it, so the module turns it off and restores the setting afterwards."""
+    """Grappler spends ~30 s optimising the serving graph's stock-op transformation of 41 id
+    features (one MurmurHash3 subgraph each) when the reloaded export is first called; the
+    results are the same without it, so the module turns it off and restores it afterwards."""
     previous = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     yield
