@@ -1,12 +1,13 @@
 """Root-object (RO) wide popularity model on the Feed simulator (LiRank §3.9, Fig. 5).
 
     .venv/bin/python benchmarks/wide_popularity.py [--train-days 3] [--test-days 1]
-        [--viral-decay-hours 24] [--refresh-hours 8] [--window-hours 8] [--l2 3]
+        [--viral-decay-hours 24] [--refresh-hours 8] [--window-hours 8] [--l2-grid 0.3,1,3,10]
 
-The global Feed model is trained on the first days. On the test days the RO model — one random
+The global Feed model is trained on the first days. After them, the RO model — one random
 effect per root-object id for like and click, fitted to the residual of the global model — is
 refitted every ``refresh-hours`` simulated hours on the impressions of the last
-``window-hours`` and scores the next ``refresh-hours``:
+``window-hours`` and scores the next ``refresh-hours``; its prior precision l2 is chosen on a
+validation day (the day after training), the metrics are those of the test day(s) after it:
 ``p = sigmoid(logit(p_global) + b_root_object)``. Reported for like and click: AUC, log loss
 and observed/expected ratio of the global model alone and with the RO effects, on all test
 impressions and on the simulator's viral posts (a boost decaying with time constant
@@ -39,20 +40,21 @@ from lirank_tf.wide import (RootObjectEffects, export_with_root_object_table, im
 TASKS = ("like", "click")
 
 
-def simulate(root: Path, args) -> tuple[list[str], list[str], set[str]]:
-    total = args.train_days + args.test_days
+def simulate(root: Path, args) -> tuple[list[str], set[str]]:
+    """Day files (training days, one validation day, the test days) and the viral post ids."""
+    total = args.train_days + 1 + args.test_days
     simulator = FeedSimulator(FeedSimulatorConfig(
-        num_days=total, valid_days=0, test_days=args.test_days,
+        num_days=total, valid_days=1, test_days=args.test_days,
         impressions_per_day=args.impressions_per_day, posts_per_day=args.posts_per_day,
-        viral_fraction=args.viral_fraction,
-        viral_decay_hours=args.viral_decay_hours, seed=args.seed))
+        viral_fraction=args.viral_fraction, viral_decay_hours=args.viral_decay_hours,
+        seed=args.seed))
     files, viral = [], set()
     for day in range(total):
         records = simulator.simulate_day(day)
         today = simulator.posts_by_day[-1][1]
         viral |= {f"post:{int(i)}" for i in today.ids[today.viral]}
         files.append(str(write_day_file(root / f"day_{day:03d}.avro", records)))
-    return files[:args.train_days], files[args.train_days:], viral
+    return files, viral
 
 
 def metrics(labels, probabilities) -> dict[str, float]:
@@ -60,64 +62,104 @@ def metrics(labels, probabilities) -> dict[str, float]:
             "oe": oe_ratio(labels, probabilities)}
 
 
+class Impressions:
+    """Global predictions, labels, root-object ids and times of the impressions of some days."""
+
+    def __init__(self, model, transform, config, files: list[str]) -> None:
+        self.predicted, self.labels = predict_files(model, transform, config, files)
+        self.records = read_records(files)
+        self.ids = np.array([r["root_object_id"] for r in self.records])
+        self.hours = impression_hours([r["day"] for r in self.records],
+                                      [r["hour"] for r in self.records])
+
+    def refits(self, effects: RootObjectEffects, first_hour: int, last_hour: int, args):
+        """Every ``refresh_hours`` from ``first_hour``: refit on the last ``window_hours``, then
+        adjust the next ``refresh_hours``. Yields (effects, the rows adjusted, their values)."""
+        for start in range(first_hour, last_hour, args.refresh_hours):
+            window = (self.hours >= start - args.window_hours) & (self.hours < start)
+            ahead = np.flatnonzero((self.hours >= start) & (self.hours < start + args.refresh_hours))
+            began = time.perf_counter()
+            effects.fit(self.ids[window], {t: self.predicted[t][window] for t in TASKS},
+                        {t: self.labels[t][window] for t in TASKS})
+            seconds = time.perf_counter() - began
+            yield ahead, effects.adjust(self.ids[ahead],
+                                        {t: self.predicted[t][ahead] for t in TASKS}), seconds
+
+    def adjusted(self, l2: float, first_hour: int, last_hour: int, args):
+        adjusted = {t: self.predicted[t].copy() for t in TASKS}
+        mask = np.zeros(len(self.ids), bool)
+        for ahead, values, _ in self.refits(RootObjectEffects(TASKS, l2=l2), first_hour,
+                                            last_hour, args):
+            for t in TASKS:
+                adjusted[t][ahead] = values[t]
+            mask[ahead] = True
+        return adjusted, mask
+
+
+def choose_l2(data: Impressions, first_hour: int, args) -> tuple[float, dict[float, float]]:
+    """The l2 of the grid with the lowest like + click log loss on the validation day."""
+    losses = {}
+    for l2 in args.l2_grid:
+        adjusted, mask = data.adjusted(l2, first_hour, first_hour + 24, args)
+        losses[l2] = float(np.mean([log_loss(data.labels[t][mask], adjusted[t][mask]) for t in TASKS]))
+    return min(losses, key=losses.get), losses
+
+
 def run(args) -> dict:
     root = Path(args.output_dir)
-    train_files, test_files, viral = simulate(root / "data", args)
-    config = get_experiment("feed", {"data": {"train": train_files},
-                                     "training": {"epochs": args.epochs, "verbose": 0, "seed": args.seed}})
+    files, viral = simulate(root / "data", args)
+    train_files = files[:args.train_days]
+    config = get_experiment("feed", {"data": {"train": train_files}, "training": {
+        "epochs": args.epochs, "verbose": 0, "seed": args.seed}})
     started = time.perf_counter()
     result = train(config, root / "global", overwrite=True)
     train_seconds = time.perf_counter() - started
-    files = train_files[-1:] + test_files            # the last training day feeds the first window
-    predicted, labels = predict_files(result.model, result.transform, config, files)
-    records = read_records(files)
-    ids = np.array([r["root_object_id"] for r in records])
-    time_h = impression_hours([r["day"] for r in records], [r["hour"] for r in records])
-    is_viral = np.isin(ids, sorted(viral))
+    # the last training day feeds the validation day's first window
+    data = Impressions(result.model, result.transform, config, files[args.train_days - 1:])
+    validation_hour = 24 * args.train_days
+    l2, validation_losses = choose_l2(data, validation_hour, args)
 
-    effects = RootObjectEffects(tasks=list(TASKS), l2=args.l2)
+    effects = RootObjectEffects(tasks=list(TASKS), l2=l2)
     export_dir = root / "export"
     started = time.perf_counter()
     export_with_root_object_table(config, result.transform, result.model, effects, export_dir)
     export_seconds = time.perf_counter() - started
     fields = raw_fields(config)
-    adjusted = {t: predicted[t].copy() for t in TASKS}
-    evaluated = np.zeros(len(records), bool)
+    adjusted = {t: data.predicted[t].copy() for t in TASKS}
+    evaluated = np.zeros(len(data.ids), bool)
     fit_seconds, update_seconds, serving_gap = [], [], 0.0
-    first_test_hour = 24 * args.train_days
-    for start in range(first_test_hour, first_test_hour + 24 * args.test_days, args.refresh_hours):
-        window = (time_h >= start - args.window_hours) & (time_h < start)
-        ahead = np.flatnonzero((time_h >= start) & (time_h < start + args.refresh_hours))
-        began = time.perf_counter()
-        effects.fit(ids[window], {t: predicted[t][window] for t in TASKS},
-                    {t: labels[t][window] for t in TASKS})
-        fit_seconds.append(time.perf_counter() - began)
-        offline = effects.adjust(ids[ahead], {t: predicted[t][ahead] for t in TASKS})
+    first_test_hour = validation_hour + 24
+    for ahead, values, seconds in data.refits(effects, first_test_hour,
+                                              first_test_hour + 24 * args.test_days, args):
+        fit_seconds.append(seconds)
         for t in TASKS:
-            adjusted[t][ahead] = offline[t]
+            adjusted[t][ahead] = values[t]
         evaluated[ahead] = True
         began = time.perf_counter()
-        update_root_object_table(export_dir, effects)
+        update_root_object_table(export_dir, effects)        # the global model is not re-exported
         update_seconds.append(time.perf_counter() - began)
         served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
         sample = ahead[:256]
-        request = records_to_request([records[i] for i in sample], fields)
+        request = records_to_request([data.records[i] for i in sample], fields)
         out = served(**{k: tf.constant(v) for k, v in request.items()})
         for t in TASKS:
-            serving_gap = max(serving_gap, float(np.max(np.abs(out[t].numpy() - adjusted[t][sample]))))
+            gap = float(np.max(np.abs(out[t].numpy() - adjusted[t][sample])))
+            serving_gap = max(serving_gap, gap)
 
+    is_viral = np.isin(data.ids, sorted(viral))
     rows = {}
     for subset, mask in (("all", evaluated), ("viral posts", evaluated & is_viral),
                          ("other posts", evaluated & ~is_viral)):
         for t in TASKS:
             rows[f"{t} / {subset}"] = {
                 "impressions": int(mask.sum()),
-                "global": metrics(labels[t][mask], predicted[t][mask]),
-                "global + RO": metrics(labels[t][mask], adjusted[t][mask])}
-    return {"rows": rows, "train_seconds": train_seconds, "export_seconds": export_seconds,
-            "fit_seconds": float(np.mean(fit_seconds)), "update_seconds": float(np.mean(update_seconds)),
-            "refits": len(fit_seconds), "root_objects": len(effects.table),
-            "max_served_vs_offline_difference": serving_gap}
+                "global": metrics(data.labels[t][mask], data.predicted[t][mask]),
+                "global + RO": metrics(data.labels[t][mask], adjusted[t][mask])}
+    return {"rows": rows, "l2": l2, "validation_logloss_by_l2": validation_losses,
+            "train_seconds": train_seconds, "export_seconds": export_seconds,
+            "fit_seconds": float(np.mean(fit_seconds)),
+            "update_seconds": float(np.mean(update_seconds)), "refits": len(fit_seconds),
+            "root_objects": len(effects.table), "max_served_vs_offline_difference": serving_gap}
 
 
 def table(rows: dict) -> str:
@@ -144,14 +186,17 @@ def main() -> None:
     parser.add_argument("--viral-decay-hours", type=float, default=24.0)
     parser.add_argument("--refresh-hours", type=int, default=8)
     parser.add_argument("--window-hours", type=int, default=8)
-    parser.add_argument("--l2", type=float, default=3.0)
+    parser.add_argument("--l2-grid", type=lambda text: [float(v) for v in text.split(",")],
+                        default=[0.3, 1.0, 3.0, 10.0, 30.0],
+                        help="RO prior precisions tried on the validation day (comma-separated)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     began = time.perf_counter()
     results = run(args)
     print(f"\nRO wide model: global Feed model trained on {args.train_days} days; RO effects (like, "
-          f"click; l2={args.l2}) refitted every {args.refresh_hours}h on the last "
+          f"click; l2={results['l2']} chosen on a validation day from {args.l2_grid}) refitted "
+          f"every {args.refresh_hours}h on the last "
           f"{args.window_hours}h of the {args.test_days} test day(s); "
           f"{args.impressions_per_day} impressions and {args.posts_per_day} new posts a day; viral fraction "
           f"{args.viral_fraction}, viral boost decay {args.viral_decay_hours}h.\n")
