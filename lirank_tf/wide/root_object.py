@@ -81,6 +81,7 @@ class RootObjectEffects:
         self.tasks, self.l2 = tasks, float(l2)
         self.newton_steps, self.carry_over = newton_steps, float(carry_over)
         self.table: dict[str, np.ndarray] = {}     # id -> effects [len(tasks)]
+        self.variances: dict[str, np.ndarray] = {}  # id -> posterior variances (last fit only)
 
     def fit(self, root_ids: np.ndarray, global_probabilities: dict[str, np.ndarray],
             labels: dict[str, np.ndarray]) -> "RootObjectEffects":
@@ -105,21 +106,38 @@ class RootObjectEffects:
                             ).reshape(len(unique), len(self.tasks))
         prior_mean = self.carry_over * previous
         effects = np.empty((len(unique), len(self.tasks)))
+        variances = np.empty_like(effects)
         for k, task in enumerate(self.tasks):
-            effects[:, k] = self._newton(index, len(unique), _logit(global_probabilities[task]),
-                                         np.asarray(labels[task], np.float64).reshape(-1),
-                                         prior_mean[:, k])
+            effects[:, k], variances[:, k] = self._newton(
+                index, len(unique), _logit(global_probabilities[task]),
+                np.asarray(labels[task], np.float64).reshape(-1), prior_mean[:, k])
         self.table = {str(r): effects[i] for i, r in enumerate(unique)}
+        self.variances = {str(r): variances[i] for i, r in enumerate(unique)}
         return self
 
-    def _newton(self, index, count, offset, labels, prior_mean) -> np.ndarray:
+    def _newton(self, index, count, offset, labels, prior_mean) -> tuple[np.ndarray, np.ndarray]:
+        """MAP effects and their Laplace posterior variances 1 / (l2 + sum p (1 - p))."""
         effect = prior_mean.copy()
         for _ in range(self.newton_steps):
             p = _sigmoid(offset + effect[index])
             gradient = np.bincount(index, labels - p, count) - self.l2 * (effect - prior_mean)
             curvature = np.bincount(index, p * (1 - p), count) + self.l2
             effect += np.clip(gradient / curvature, -MAX_NEWTON_STEP, MAX_NEWTON_STEP)
-        return effect
+        p = _sigmoid(offset + effect[index])
+        return effect, 1.0 / (np.bincount(index, p * (1 - p), count) + self.l2)
+
+    def sample(self, root_ids: np.ndarray, seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
+        """Thompson draws of the effects, one independent draw per element of ``root_ids``:
+        N(b, variance) from the last fit (Laplace approximation), N(0, 1 / l2) — the prior —
+        for ids it has not seen, so new root objects are explored the most."""
+        root_ids = np.asarray(root_ids).reshape(-1)
+        means = self.effects(root_ids)
+        prior = np.full(len(self.tasks), 1.0 / self.l2)
+        variances = np.array([self.variances.get(str(r), prior) for r in root_ids]
+                             ).reshape(-1, len(self.tasks))
+        noise = np.random.default_rng(seed).standard_normal(variances.shape)
+        return {task: means[task] + scale * np.sqrt(variances[:, k]) * noise[:, k]
+                for k, task in enumerate(self.tasks)}
 
     def effects(self, root_ids: np.ndarray) -> dict[str, np.ndarray]:
         """``{task: b [n]}`` of ``root_ids`` (0 for ids without an effect)."""
@@ -127,10 +145,11 @@ class RootObjectEffects:
                            for r in np.asarray(root_ids).reshape(-1)]).reshape(-1, len(self.tasks))
         return {task: values[:, k] for k, task in enumerate(self.tasks)}
 
-    def adjust(self, root_ids: np.ndarray, global_probabilities: dict[str, np.ndarray]
-               ) -> dict[str, np.ndarray]:
-        """``sigmoid(logit(p_global) + b)`` for the RO tasks; other tasks are returned as given."""
-        effects = self.effects(root_ids)
+    def adjust(self, root_ids: np.ndarray, global_probabilities: dict[str, np.ndarray],
+               effects: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """``sigmoid(logit(p_global) + b)`` for the RO tasks (``effects``, e.g. from `sample`,
+        default: the fitted ones); other tasks are returned as given."""
+        effects = self.effects(root_ids) if effects is None else effects
         adjusted = dict(global_probabilities)
         for task in self.tasks:
             adjusted[task] = _sigmoid(_logit(global_probabilities[task]) + effects[task])

@@ -65,3 +65,17 @@ def test_ranker_errors_name_the_problem():
         FeedSimulatorConfig(randomize_top_n=11)
     with pytest.raises(ValueError, match="viral_decay_hours"):
         FeedSimulatorConfig(viral_decay_hours=0.0)
+
+
+def test_logged_likes_feature_counts_the_likes_of_earlier_days():
+    simulator = FeedSimulator(FeedSimulatorConfig(**SMALL, likes_feature="logged"))
+    first, second = simulator.simulate_day(0), simulator.simulate_day(1)
+    assert all(r["dense_features"][3] == 0.0 for r in first)          # nobody liked anything yet
+    likes = {}
+    for r in first:
+        likes[r["root_object_id"]] = likes.get(r["root_object_id"], 0) + r["like"]
+    for r in second:
+        assert r["dense_features"][3] == likes.get(r["root_object_id"], 0)
+    assert any(r["dense_features"][3] > 0 for r in second)
+    with pytest.raises(ValueError, match="likes_feature"):
+        FeedSimulatorConfig(likes_feature="magic")

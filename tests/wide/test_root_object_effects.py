@@ -49,6 +49,29 @@ def test_fit_is_the_map_effect_of_each_id():
     np.testing.assert_array_equal(adjusted["comment"], p_like)
 
 
+def test_posterior_variances_and_thompson_draws():
+    ids = np.array(["a"] * 6 + ["b"] * 30)
+    p = np.full(36, 0.3)
+    likes = (np.arange(36) % 3 == 0).astype(int)
+    effects = RootObjectEffects(tasks=["like"], l2=2.0).fit(ids, {"like": p}, {"like": likes})
+    for root, count in (("a", 6), ("b", 30)):
+        b = effects.table[root][0]
+        q = sigmoid(np.log(0.3 / 0.7) + b)
+        assert effects.variances[root][0] == pytest.approx(1 / (2.0 + count * q * (1 - q)), rel=1e-9)
+    draws = effects.sample(np.array(["a"] * 20_000 + ["b"] * 20_000 + ["new"] * 20_000), seed=4)["like"]
+    for k, root in enumerate(["a", "b", "new"]):
+        part = draws[20_000 * k:20_000 * (k + 1)]
+        mean = effects.table.get(root, [0.0])[0]
+        variance = effects.variances.get(root, [1 / 2.0])[0]
+        assert np.mean(part) == pytest.approx(mean, abs=0.03)
+        assert np.std(part) == pytest.approx(np.sqrt(variance), rel=0.03)
+    assert np.std(draws[40_000:]) > np.std(draws[:20_000]) > np.std(draws[20_000:40_000])
+    np.testing.assert_array_equal(effects.sample(np.array(["a"]), seed=1)["like"],
+                                  effects.sample(np.array(["a"]), seed=1)["like"])
+    fixed = effects.adjust(np.array(["a"]), {"like": np.array([0.3])}, {"like": np.array([1.0])})
+    assert fixed["like"][0] == pytest.approx(sigmoid(np.log(0.3 / 0.7) + 1.0))
+
+
 def test_prior_shrinks_ids_with_few_impressions_and_carry_over_sets_the_prior_mean():
     ids = np.array(["few"] * 2 + ["many"] * 200)
     likes = np.tile([1, 0], 101)                     # both ids: half of the impressions liked

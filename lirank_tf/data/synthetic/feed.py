@@ -12,11 +12,14 @@ platform) cluster (the thresholds of every day are saved in ``long_dwell_thresho
 Interactions of day d enter the histories seen from day d + 1 on.
 Deterministic given the seed. Days are split into train / valid / test (the last days test).
 
-Two options serve the explore/exploit and replay experiments (off by default, so the default
-output is unchanged): ``randomize_top_n`` shuffles the top N positions of every session
-uniformly (the pseudo-random logging policy of the offline replay metric, LiRank §5.2), and
+Options for the incremental, explore/exploit, wide-popularity and replay experiments (their
+defaults leave the output unchanged): ``randomize_top_n`` shuffles the top N positions of every
+session uniformly (the pseudo-random logging policy of the offline replay metric, LiRank §5.2);
 ``FeedSimulator.simulate_day(day, ranker)`` lets a ranking model choose each session's
-``session_length`` posts among ``candidates_per_session`` candidates (a bandit replay).
+``session_length`` posts among ``candidates_per_session`` candidates (a bandit replay);
+``likes_feature="logged"`` makes the likes-so-far feature count the likes a post received when
+shown on earlier days instead of drawing it from the post's hidden quality; and
+``viral_decay_hours`` sets how fast a viral post's boost fades.
 """
 
 from __future__ import annotations
@@ -79,6 +82,10 @@ class FeedSimulatorConfig:
     candidates_per_session: int = 30
     # time constant (hours) of the exponential decay of a viral post's boost
     viral_decay_hours: float = 6.0
+    # the "likes so far" dense feature: "oracle" (drawn from the post's true quality and boost)
+    # or "logged" (the likes the post actually received in earlier days' impressions, so a post
+    # nobody was shown has none: what exploration has to fix)
+    likes_feature: str = "oracle"
 
     def __post_init__(self) -> None:
         if self.num_days < self.valid_days + self.test_days + 1:
@@ -92,6 +99,9 @@ class FeedSimulatorConfig:
             raise ValueError("randomize_top_n must be in [0, session_length="
                              f"{self.session_length}], "
                              f"got {self.randomize_top_n}")
+        if self.likes_feature not in ("oracle", "logged"):
+            raise ValueError("likes_feature must be 'oracle' or 'logged', got "
+                             f"{self.likes_feature!r}")
         if not self.viral_decay_hours > 0:
             raise ValueError(f"viral_decay_hours must be positive, got {self.viral_decay_hours}")
         if self.candidates_per_session < 1:
@@ -118,6 +128,7 @@ class FeedSimulator:
         self.connections = self.rng.lognormal(4.0, 1.0, config.num_members).astype(np.int64)
         self.actor_posts = Counter()
         self.long_dwell = DailyLongDwellThresholds(config.long_dwell_percentile)
+        self.post_likes = Counter()           # likes per post id in the days simulated so far
 
     def simulate_day(self, day: int, ranker: Ranker | None = None) -> list[dict]:
         """The impressions of ``day``, in session order.
@@ -156,6 +167,7 @@ class FeedSimulator:
                 record[task] = int(labels[task][i])
                 record[f"oracle_{task}"] = float(oracle[task][i])
         self._update_histories(shown["viewer"], shown["actor"], pool.ids[shown["post"]], labels)
+        self.post_likes.update(pool.ids[shown["post"]][labels["like"] == 1].tolist())
         return records
 
     def _randomize_top(self, order: np.ndarray) -> np.ndarray:
@@ -201,7 +213,8 @@ class FeedSimulator:
         actor = pool.actor[post]
         age = np.maximum(0.5, (day - pool_day[post]) * 24.0 + hour - pool.hour[post])
         return {
-            "viewer": viewer, "hour": hour, "post": post, "actor": actor, "age": age,
+            "viewer": viewer, "hour": hour, "post": post, "post_id": pool.ids[post],
+            "actor": actor, "age": age,
             "position": np.tile(np.arange(width), n_sessions),
             "session_id": np.repeat(day * 1_000_000 + np.arange(n_sessions), width),
             "affinity": np.einsum("ij,ij->i", world.member_factor[viewer], pool.factor[post]),
@@ -249,8 +262,11 @@ class FeedSimulator:
         rng, world = self.rng, self.world
         n = len(imp["post"])
         viewer, actor, age = imp["viewer"], imp["actor"], imp["age"]
-        likes_so_far = rng.poisson(np.exp(1.5 + imp["quality"] + imp["viral_boost"]
-                                          + 0.1 * np.minimum(age, 24)))
+        if self.config.likes_feature == "logged":
+            likes_so_far = np.array([self.post_likes[int(p)] for p in imp["post_id"]], np.float64)
+        else:
+            likes_so_far = rng.poisson(np.exp(1.5 + imp["quality"] + imp["viral_boost"]
+                                              + 0.1 * np.minimum(age, 24)))
         dense = np.stack([
             world.follower_count[actor].astype(np.float64), world.member_activity[viewer], age,
             likes_so_far, imp["tag_match"], imp["affinity"] + rng.normal(0.0, 0.3, n),
