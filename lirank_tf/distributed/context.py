@@ -87,10 +87,22 @@ class HorovodContext(DistributedContext):
         if sparse_as_dense:
             gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
                          for g in gradients]
+        else:
+            # Horovod allgathers the (row ids, rows) of sparse gradients in one group, which
+            # requires one dtype for all row ids; Keras makes int32 or int64 ones per table.
+            gradients = [_int64_rows(g) for g in gradients]
         codec = self._hvd.Compression.fp16 if compression == "fp16" else self._hvd.Compression.none
+        # Horovod 0.28.1's grouped_allreduce pairs the allgathered sparse gradients with the
+        # first entries of its input list: sparse ones go first, the order is restored after.
+        sparse = [i for i, g in enumerate(gradients) if isinstance(g, tf.IndexedSlices)]
+        order = sparse + [i for i in range(len(gradients)) if i not in set(sparse)]
         # Horovod: one fused allreduce of all gradients, averaged over workers.
-        return self._hvd.grouped_allreduce(list(gradients), op=self._hvd.Average,
-                                           compression=codec)
+        reduced = self._hvd.grouped_allreduce([gradients[i] for i in order], op=self._hvd.Average,
+                                              compression=codec)
+        result = [None] * len(gradients)
+        for position, index in enumerate(order):
+            result[index] = reduced[position]
+        return result
 
     def broadcast_variables(self, variables, root_rank=0):
         for index, variable in enumerate(variables):
@@ -165,3 +177,10 @@ def check_compression(compression: str) -> str:
     if compression not in _COMPRESSIONS:
         raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
     return compression
+
+
+def _int64_rows(gradient):
+    if isinstance(gradient, tf.IndexedSlices) and gradient.indices.dtype != tf.int64:
+        return tf.IndexedSlices(gradient.values, tf.cast(gradient.indices, tf.int64),
+                                gradient.dense_shape)
+    return gradient

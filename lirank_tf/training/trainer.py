@@ -32,10 +32,34 @@ class TrainResult:
     run: RunDirectory
 
 
+STATISTICS_BATCHES = 50
+STATISTICS_FILES = 10
+
+
+def statistics_sample(config: ExperimentConfig, train_files: list[str],
+                      max_batches: int = STATISTICS_BATCHES,
+                      max_files: int = STATISTICS_FILES) -> tf.data.Dataset:
+    """Raw batches for the dense statistics: the first batches of up to ``max_files`` training
+    files spread evenly over the (sorted, usually chronological) list, ``max_batches`` in all,
+    so that a feature drifting over the days or constant within one file is fitted on all of
+    them. Deterministic: every Horovod rank fits the same statistics."""
+    if not train_files:
+        raise ValueError("statistics_sample: no training files")
+    count = min(max_files, len(train_files))
+    picked = [train_files[round(i * (len(train_files) - 1) / max(1, count - 1))]
+              for i in range(count)]
+    per_file = max(1, -(-max_batches // count))
+    sample = raw_dataset(config, [picked[0]], shuffle=False).take(per_file)
+    for path in picked[1:]:
+        sample = sample.concatenate(raw_dataset(config, [path], shuffle=False).take(per_file))
+    return sample
+
+
 def fit_transformation(config: ExperimentConfig, train_files: list[str]) -> TransformationModel:
-    """The transformation model with dense statistics fitted on a sample of the training data."""
-    sample = raw_dataset(config, train_files, shuffle=False)
-    statistics = fit_dense_statistics(sample, config.features.dense)
+    """The transformation model with dense statistics fitted on a sample of the training data
+    (`statistics_sample`)."""
+    statistics = fit_dense_statistics(statistics_sample(config, train_files), config.features.dense,
+                                      max_batches=STATISTICS_BATCHES + STATISTICS_FILES)
     return TransformationModel(config.features, statistics)
 
 
@@ -215,9 +239,9 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
     valid_data = training_dataset(config, valid_files, transform, shuffle=False) if valid_files else None
 
     # Horovod: gradient averaging; tables sharded over the workers with shard_embeddings.
-    # sparse_as_dense: the row gradients of the model's tables mix int32 and int64 row ids,
-    # which one grouped allgather of (row ids, rows) rejects; densified, they are allreduced.
-    model = distributed.wrap_model(build_model(config), context, sparse_as_dense=True,
+    # Replicated tables: their row gradients are allgathered as (row ids, rows), never
+    # densified (bytes grow with the batch's rows, not with the table size).
+    model = distributed.wrap_model(build_model(config), context, sparse_as_dense=False,
                                    shard_embeddings=training.shard_embeddings)
     model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
     initial_epoch = 0

@@ -10,6 +10,9 @@ import tensorflow as tf
 from lirank_tf.config import DenseFeatureConfig
 
 
+MIN_STD = 1e-6
+
+
 def squash(values: tf.Tensor, transform: str) -> tf.Tensor:
     """The heavy-tail transform applied before standardisation."""
     if transform == "log1p":
@@ -39,7 +42,11 @@ class DenseStatistics:
 def fit_dense_statistics(dataset: tf.data.Dataset, features: list[DenseFeatureConfig],
                          max_batches: int = 50) -> DenseStatistics:
     """Mean / std of each squashed dense feature over up to ``max_batches`` batches of
-    ``(raw_features, labels)``."""
+    ``(raw_features, labels)``.
+
+    A component that is constant in the sample (std below ``MIN_STD``) gets std 1: it is only
+    centred, so a value that differs at serving time stays on the scale of its raw difference
+    instead of being multiplied by 1 / MIN_STD."""
     sums: dict[str, list[np.ndarray]] = {f.name: [] for f in features}
     for raw, _ in dataset.take(max_batches):
         for feature in features:
@@ -51,5 +58,6 @@ def fit_dense_statistics(dataset: tf.data.Dataset, features: list[DenseFeatureCo
             raise ValueError("fit_dense_statistics: the dataset is empty")
         values = np.concatenate(sums[feature.name]).astype(np.float64)
         mean[feature.name] = values.mean(axis=0).tolist()
-        std[feature.name] = np.maximum(values.std(axis=0), 1e-6).tolist()
+        spread = values.std(axis=0)
+        std[feature.name] = np.where(spread < MIN_STD, 1.0, spread).tolist()
     return DenseStatistics(mean=mean, std=std)
