@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from lirank_tf.layers.validation import check_last_dim, check_positive_float, check_positive_int
+from lirank_tf.layers.weight_options import set_weight_options, weight_options_config
 
 
 @keras.saving.register_keras_serializable(package="lirank_tf")
@@ -79,10 +80,10 @@ class AttentionLowRankCross(keras.layers.Layer):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
         self.attention_skip = attention_skip
         self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        set_weight_options(self, kernel_initializer=kernel_initializer,
+                           bias_initializer=bias_initializer,
+                           kernel_regularizer=kernel_regularizer,
+                           bias_regularizer=bias_regularizer)
 
     def build(self, x0_shape: tuple, x_shape: tuple | None = None) -> None:
         width = check_last_dim("x0", x0_shape)
@@ -137,9 +138,6 @@ class AttentionLowRankCross(keras.layers.Layer):
             temperature=self.temperature,
             attention_skip=self.attention_skip,
             use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+            **weight_options_config(self),
         )
         return config

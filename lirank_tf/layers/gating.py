@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from lirank_tf.layers.validation import check_last_dim, check_positive_int_list, check_rate
+from lirank_tf.layers.weight_options import set_weight_options, weight_options_config
 
 GATE_GRANULARITIES = ("bit", "vector")
 
@@ -65,9 +66,8 @@ class DenseGate(keras.layers.Layer):
         except (ValueError, TypeError) as error:
             raise ValueError(f"gate_activation is not a Keras activation: "
                              f"{gate_activation!r}") from error
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        set_weight_options(self, kernel_initializer=kernel_initializer,
+                           bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer)
 
     def build(self, input_shape: tuple) -> None:
         width = check_last_dim("inputs", input_shape)
@@ -90,9 +90,8 @@ class DenseGate(keras.layers.Layer):
         config.update(
             granularity=self.granularity,
             gate_activation=keras.activations.serialize(self.gate_activation),
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            **weight_options_config(self, ("kernel_initializer", "bias_initializer",
+                                           "kernel_regularizer")),
         )
         return config
 
@@ -161,8 +160,8 @@ class GatedMLP(keras.layers.Layer):
             raise ValueError(f"gate_granularity must be one of {GATE_GRANULARITIES}, "
                              f"got {gate_granularity!r}")
         self.gate_granularity = gate_granularity
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        set_weight_options(self, kernel_initializer=kernel_initializer,
+                           kernel_regularizer=kernel_regularizer)
         self.dense_layers = [
             keras.layers.Dense(width, use_bias=not use_batch_norm,
                                kernel_initializer=self.kernel_initializer,
@@ -214,7 +213,6 @@ class GatedMLP(keras.layers.Layer):
             use_batch_norm=self.use_batch_norm,
             use_gates=self.use_gates,
             gate_granularity=self.gate_granularity,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            **weight_options_config(self, ("kernel_initializer", "kernel_regularizer")),
         )
         return config

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from lirank_tf.layers.validation import check_last_dim, check_positive_int
+from lirank_tf.layers.weight_options import set_weight_options, weight_options_config
 
 
 @keras.saving.register_keras_serializable(package="lirank_tf")
@@ -63,10 +64,10 @@ class LowRankCross(keras.layers.Layer):
         if not isinstance(use_bias, bool):
             raise ValueError(f"use_bias must be a bool, got {use_bias!r}")
         self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        set_weight_options(self, kernel_initializer=kernel_initializer,
+                           bias_initializer=bias_initializer,
+                           kernel_regularizer=kernel_regularizer,
+                           bias_regularizer=bias_regularizer)
 
     def build(self, x0_shape: tuple, x_shape: tuple | None = None) -> None:
         width = check_last_dim("x0", x0_shape)
@@ -108,10 +109,7 @@ class LowRankCross(keras.layers.Layer):
         config.update(
             rank=self.rank,
             use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+            **weight_options_config(self),
         )
         return config
 

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from lirank_tf.layers.validation import check_last_dim, check_positive_float, check_positive_int
+from lirank_tf.layers.weight_options import set_weight_options, weight_options_config
 
 
 @keras.saving.register_keras_serializable(package="lirank_tf")
@@ -59,8 +60,8 @@ class MaskBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.output_dim = check_positive_int("output_dim", output_dim)
         self.projection_ratio = check_positive_float("projection_ratio", projection_ratio)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        set_weight_options(self, kernel_initializer=kernel_initializer,
+                           kernel_regularizer=kernel_regularizer)
 
     def build(self, input_shape: tuple) -> None:
         # The sublayers are made here because the mask's widths depend on the input width.
@@ -96,8 +97,7 @@ class MaskBlock(keras.layers.Layer):
         config.update(
             output_dim=self.output_dim,
             projection_ratio=self.projection_ratio,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            **weight_options_config(self, ("kernel_initializer", "kernel_regularizer")),
         )
         return config
 
