@@ -123,7 +123,8 @@ setup(
         "cpu": ["tensorflow-cpu==2.16.2"],
         "gpu": ["tensorflow[and-cuda]==2.16.2"],
         "distributed": ["horovod==0.28.1"],
-        "test": ["pytest", "avro", "nbformat", "nbclient", "ipykernel", "pandas"],
+        "parquet": ["pyarrow==20.0.0"],  # lirank-tf import of Parquet files
+        "test": ["pytest", "avro", "nbformat", "nbclient", "ipykernel", "pandas", "pyarrow==20.0.0"],
     },
     entry_points={"console_scripts": ["lirank-tf=lirank_tf.cli:main"]},
     cmdclass={"build_custom_ops": BuildCustomOps, "build_py": BuildPyWithOps},
