@@ -7,9 +7,9 @@
    data and exports it twice, fp32 and ``quantize="int8"``; prints the embedding-table and
    SavedModel-variables bytes and, on the test day scored through both exports, each task's
    AUC and the score differences.
-2. Builds the same architecture with the amortized history encoder (candidates appended
-   as separate items; untrained: latency does not depend on the weights) and exports it
-   fp32 and int8.
+2. Trains the same experiment with ``model.options.transact.candidate_fusion: append`` (the
+   amortized history encoder: candidates appended as separate items) on the same data,
+   exports it fp32 and int8, and prints both models' test-day AUCs.
 3. Times requests of N candidates of one member through the loaded SavedModels, in this
    process, on this CPU: p50 / p99 latency and candidates per second, for the TransAct model
    (per-candidate path only: its history encoding depends on the candidate), and for the
@@ -29,13 +29,11 @@ import fastavro
 import numpy as np
 import tensorflow as tf
 
-from lirank_tf.config import get_experiment
+from lirank_tf.config import ExperimentConfig, deep_merge, get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.metrics import auc
-from lirank_tf.models import build_model
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.amortized import with_amortized_history
 from lirank_tf.serving.quantize import (embedding_table_bytes, quantize_embedding_tables,
                                         saved_model_variables_bytes)
 from lirank_tf.serving.request import records_to_candidates_request, records_to_request
@@ -88,6 +86,21 @@ def quality_table(config, model, exports: dict, test_files: list[str]) -> str:
         name = task if task != "score" else "score (vs click)"
         lines.append(f"| {name} | {a32:.4f} | {a8:.4f} | {a8 - a32:+.5f} | "
                      f"{np.max(np.abs(int8 - fp32)):.2e} | {np.mean(np.abs(int8 - fp32)):.2e} |")
+    return "\n".join(lines)
+
+
+def fusion_table(config, exports: dict, test_files: list[str]) -> str:
+    """Test-day AUC of every task, TransAct (early fusion) vs amortized encoder (fp32)."""
+    fields = raw_fields(config)
+    records = read_records(test_files)
+    scores = {kind: scores_of(tf.saved_model.load(str(exports[(kind, "fp32")]))
+                              .signatures["serving_default"], records, fields)
+              for kind in ("transact", "amortized")}
+    lines = ["| task | AUC TransAct (early) | AUC amortized (append) |", "|---|---:|---:|"]
+    for task in config.tasks:
+        labels = np.array([float(r[task.label]) for r in records])
+        lines.append(f"| {task.name} | {auc(labels, scores['transact'][task.name]):.4f} | "
+                     f"{auc(labels, scores['amortized'][task.name]):.4f} |")
     return "\n".join(lines)
 
 
@@ -159,16 +172,24 @@ def main() -> None:
         "training": {"epochs": args.epochs, "batch_size": 256, "verbose": 0}})
     result = train(config, root / "run")
     print(f"[serving] trained the Feed model in {time.time() - started:.0f}s", flush=True)
-    amortized = with_amortized_history(build_model(config))
+    amortized_config = ExperimentConfig.from_dict(deep_merge(
+        config.to_dict(), {"model": {"options": {"transact": {"candidate_fusion": "append"}}}}))
+    amortized = train(amortized_config, root / "run_amortized")
+    print(f"[serving] trained the amortized Feed model ({time.time() - started:.0f}s)",
+          flush=True)
     exports = {}
-    for kind, model in (("transact", result.model), ("amortized", amortized)):
+    for kind, run_config, trained in (("transact", config, result),
+                                      ("amortized", amortized_config, amortized)):
         for precision in ("fp32", "int8"):
             exports[(kind, precision)] = export_serving_model(
-                config, result.transform, model, root / "exports" / f"{kind}_{precision}",
+                run_config, trained.transform, trained.model,
+                root / "exports" / f"{kind}_{precision}",
                 quantize="int8" if precision == "int8" else "none")
     print(f"[serving] exported 4 SavedModels ({time.time() - started:.0f}s)\n", flush=True)
     print("## int8 export: size and test-day scores (Feed model, TransAct history)\n")
     print(quality_table(config, result.model, exports, manifest["test"]))
+    print("\n## history block: early fusion vs candidate appended (fp32, test day)\n")
+    print(fusion_table(config, exports, manifest["test"]))
     counts = [int(c) for c in args.candidates.split(",")]
     print(f"\n## latency through the loaded SavedModels ({args.requests} timed requests per "
           f"cell, cells interleaved; history of {config.features.history.max_length} steps; "

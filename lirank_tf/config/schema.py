@@ -98,6 +98,9 @@ class ModelConfig(ConfigBase):
 
     ``options`` holds per-block hyper-parameters, passed to the block's layer as keyword
     arguments (see ``lirank_tf.models.options.BLOCK_OPTIONS`` for the blocks and keys).
+    ``history_encoder`` turns on the Transformer history block; its
+    ``options.transact.candidate_fusion`` is ``early`` (TransAct, default) or ``append``
+    (amortized history encoder: the export can score N candidates of a member in one pass).
     The fields after ``options`` were added with the Feed / Ads / Jobs models:
     ``id_features`` (sparse id embeddings, Table 6 "+ IDs"), ``use_history`` (member history
     when the features have one), ``masknet`` (parallel MaskNet before the interaction block),
@@ -105,6 +108,10 @@ class ModelConfig(ConfigBase):
     (id features whose hash buckets feed the isotonic layer's embedding e, §3.4) hashed into
     ``calibration_buckets`` rows, and ``route_feature`` / ``route_values`` (one tower per value
     of an id feature, e.g. the Jobs channel: Job Search or JYMBII, §A.8).
+    ``setwise_group`` (Feed model; "" = off) names an id feature of kind "id" whose value groups
+    the rows of a request, e.g. ``viewer_id``: LiGR-style set-wise attention
+    (``options.setwise``) lets the rows of a group attend to each other before the task heads,
+    and training keeps the rows of a session in one batch (``lirank_tf.training.pipeline``).
     """
 
     name: str = "feed"
@@ -130,8 +137,12 @@ class ModelConfig(ConfigBase):
     calibration_buckets: int = 64
     route_feature: str = ""
     route_values: list[str] = field(default_factory=list)
+    setwise_group: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.setwise_group, str):
+            raise ConfigError(f"model.setwise_group: expected the name of an id feature or \"\", "
+                              f"got {self.setwise_group!r}")
         if not self.hidden_units or any(u < 1 for u in self.hidden_units):
             raise ConfigError(f"model.hidden_units: expected a non-empty list of positive ints, "
                               f"got {self.hidden_units!r}")

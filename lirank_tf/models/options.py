@@ -1,12 +1,20 @@
 """Per-block hyper-parameters of the ranking models, read from ``ModelConfig.options``.
 
 ``options`` maps a block name to keyword arguments of that block; missing keys take the
-defaults below, unknown blocks or keys raise ``ConfigError`` naming them::
+defaults below, unknown blocks or keys raise ``ConfigError`` naming them, and so does a value
+outside the choices of a key that has them (``BLOCK_CHOICES``)::
 
     model:
       options:
-        transact: {num_heads: 2, last_steps: 5}
+        transact: {num_heads: 2, last_steps: 5, candidate_fusion: append}
         sparse_moe: {top_k: 2}
+
+``transact.candidate_fusion`` picks how the member-history block meets the candidate
+(``lirank_tf.models.history``): ``early`` (default) is TransAct's early fusion, the candidate
+concatenated to every history step (LiRank §3.7); ``append`` is the amortized history
+encoder, the candidate appended as a separate item that cross-attends to the history, which
+is what lets the ``serve_candidates`` signature of the export encode a member's history once
+for N candidates (``lirank_tf.serving.amortized``).
 
     >>> from lirank_tf.config import ModelConfig
     >>> block_options(ModelConfig(options={"sparse_moe": {"top_k": 1}}), "sparse_moe")["top_k"]
@@ -22,8 +30,10 @@ from lirank_tf.config import ConfigError, ModelConfig
 # block -> {key: default}; a default of None means "let the layer choose".
 BLOCK_OPTIONS: dict[str, dict[str, Any]] = {
     # TransActEncoder (§3.7); action_embedding_dim is the width of the model's action table.
+    # candidate_fusion: "early" (TransActEncoder) or "append" (AmortizedHistoryEncoder).
     "transact": {"num_heads": 2, "num_layers": 2, "ffn_dim": None, "key_dim": None,
-                 "last_steps": 5, "dropout": 0.0, "action_embedding_dim": 8},
+                 "last_steps": 5, "dropout": 0.0, "action_embedding_dim": 8,
+                 "candidate_fusion": "early"},
     # AttentionLowRankCross branch of ResidualDCN (§3.3).
     "residual_dcn": {"temperature": 1.0, "attention_skip": True},
     # DenseGate of every hidden layer (§3.5).
@@ -38,6 +48,15 @@ BLOCK_OPTIONS: dict[str, dict[str, Any]] = {
                 "projection_ratio": 2.0},
     # IsotonicCalibration of every head (§3.4).
     "isotonic": {"lower": -8.0, "upper": 8.0, "step": 0.5},
+    # SetwiseAttention over the rows of a model.setwise_group before the task heads (LiGR).
+    "setwise": {"num_heads": 2, "num_layers": 1, "ffn_multiplier": 2, "key_dim": None,
+                "dropout": 0.0},
+}
+
+# block -> {key: the values it may take}, for keys that choose between model parts (keys
+# passed on to a layer are checked by the layer).
+BLOCK_CHOICES: dict[str, dict[str, tuple]] = {
+    "transact": {"candidate_fusion": ("early", "append")},
 }
 
 
@@ -55,4 +74,8 @@ def block_options(model: ModelConfig, block: str) -> dict[str, Any]:
         raise ConfigError(f"model.options.{block}: unknown key(s) {unknown}; "
                           f"valid keys: {sorted(BLOCK_OPTIONS[block])}")
     options = {**BLOCK_OPTIONS[block], **given}
+    for key, choices in BLOCK_CHOICES.get(block, {}).items():
+        if options[key] not in choices:
+            raise ConfigError(f"model.options.{block}.{key}: unknown value {options[key]!r}; "
+                              f"choices: {list(choices)}")
     return {key: value for key, value in options.items() if value is not None}

@@ -1,7 +1,8 @@
 """Amortized history scoring: one member's history, N candidates, one pass.
 
-A model whose history block is an ``AmortizedHistoryEncoder`` can score all the candidates
-of a member with the history encoded once: the ``serve_candidates`` signature takes the
+A model whose history block is an ``AmortizedHistoryEncoder`` (built from a config with
+``model.options.transact.candidate_fusion: append``, see ``lirank_tf.models.history``, and
+trained as usual) can score all the candidates of a member with the history encoded once: the ``serve_candidates`` signature takes the
 member's history with one row and the N candidates' features with N rows, and feeds the
 ranking model history inputs of one row next to candidate inputs of N rows, which the
 encoder broadcasts (candidates cross-attend to the shared history states). The scores are
@@ -27,6 +28,7 @@ def has_amortized_history(model: keras.Model) -> bool:
 def with_amortized_history(model: keras.Model) -> keras.Model:
     """``model``'s architecture with its ``TransActEncoder`` replaced by an
     ``AmortizedHistoryEncoder`` of the same hyper-parameters, all weights fresh (train it).
+    Building the model from its config with ``candidate_fusion: append`` gives the same.
 
     The two encoders take the same inputs; the amortized one appends the candidate as a
     separate item instead of concatenating it to every history step, which is what makes

@@ -10,7 +10,8 @@ Signatures:
 * ``serve_examples``: ``string [batch]`` serialized ``tf.Example``s with the same feature names
   (id lists as bytes lists, action types as int64 lists, numeric features as float lists;
   absent features take the empty string / empty list / the configured default).
-* ``serve_candidates`` (models with an ``AmortizedHistoryEncoder`` only): the inputs of
+* ``serve_candidates`` (models with an ``AmortizedHistoryEncoder``, i.e. trained with
+  ``model.options.transact.candidate_fusion: append``, only): the inputs of
   ``serving_default`` for one member, with the history fields in one row and the other
   features in one row per candidate (or one row shared by all); the history is encoded
   once for all candidates (see ``lirank_tf.serving.amortized``).

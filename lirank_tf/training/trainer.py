@@ -103,20 +103,19 @@ def validation_callbacks(config: ExperimentConfig, has_validation: bool) -> list
     return callbacks
 
 
-def count_records_batches(files: list[str], batch_size: int) -> int:
-    """Batches per epoch from the record counts of the Avro block headers (no decoding)."""
+def batches_of(files: list[str], batch_size: int) -> int:
+    """The exact number of batches of ``batch_size`` (the last one partial) in ``files``, from
+    the record counts of the Avro block headers (no decoding); 0 for files without records."""
     records = 0
     for path in files:
         with tf.io.gfile.GFile(path, "rb") as handle:
             records += sum(block.num_records for block in fastavro.block_reader(handle))
-    return max(1, math.ceil(records / batch_size))
+    return math.ceil(records / batch_size)
 
 
-def count_batches(dataset: tf.data.Dataset) -> int:
-    cardinality = int(dataset.cardinality())
-    if cardinality >= 0:
-        return cardinality
-    return int(dataset.reduce(0, lambda count, _: count + 1))
+def count_records_batches(files: list[str], batch_size: int) -> int:
+    """Batches per epoch (at least 1: a learning-rate schedule needs a positive length)."""
+    return max(1, batches_of(files, batch_size))
 
 
 def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False,
@@ -140,9 +139,14 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
     else:
         transform = fit_transformation(config, train_files)
         run.save_statistics(transform.statistics)
-    train_data = training_dataset(config, train_files, transform, shuffle=True, seed=config.training.seed)
-    valid_data = training_dataset(config, valid_files, transform, shuffle=False) if valid_files else None
-    steps = config.training.steps_per_epoch or count_records_batches(train_files, config.training.batch_size)
+    # the batch counts are asserted on the datasets: Keras knows each epoch's length
+    batch_size = config.training.batch_size
+    train_data = training_dataset(config, train_files, transform, shuffle=True, seed=config.training.seed,
+                                  batches=batches_of(train_files, batch_size) or None)
+    valid_data = (training_dataset(config, valid_files, transform, shuffle=False,
+                                   batches=batches_of(valid_files, batch_size) or None)
+                  if valid_files else None)
+    steps = config.training.steps_per_epoch or count_records_batches(train_files, batch_size)
 
     model = build_model(config)
     model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
@@ -156,8 +160,8 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         *(extra_callbacks or []),
     ]
     fit = model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
-                    steps_per_epoch=config.training.steps_per_epoch or None,
-                    callbacks=callbacks, verbose=config.training.verbose)
+                    steps_per_epoch=config.training.steps_per_epoch or None, shuffle=False,
+                    callbacks=callbacks, verbose=config.training.verbose)  # the reader shuffles
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
     run.history_path.write_text(json.dumps(history, indent=2))
     model.save(run.model_path)
@@ -179,18 +183,19 @@ def worker_datasets(config: ExperimentConfig, train_files: list[str], transform:
         # Horovod: each worker reads its own files; every worker counts the batches of every
         # worker's files (the same rule as shard_files) to agree on the smallest count.
         files = distributed.shard_files(train_files, context)
-        counts = [count_batches(training_dataset(config, train_files[r::size], transform,
-                                                 shuffle=False, batch_size=local_batch))
-                  for r in range(size)]
+        counts = [batches_of(train_files[r::size], local_batch) for r in range(size)]
         dataset = training_dataset(config, files, transform, shuffle=True,
-                                   seed=training.seed + context.rank, batch_size=local_batch)
+                                   seed=training.seed + context.rank, batch_size=local_batch,
+                                   batches=batches_of(files, local_batch) or None)
         steps = min(counts)
     else:
         # Horovod: fewer files than workers: all read the same shuffled stream (same seed)
         # and each takes every N-th batch.
+        total = batches_of(train_files, local_batch)
         dataset = training_dataset(config, train_files, transform, shuffle=True,
-                                   seed=training.seed, batch_size=local_batch)
-        steps = count_batches(dataset) // size
+                                   seed=training.seed, batch_size=local_batch,
+                                   batches=total or None)
+        steps = total // size
         dataset = distributed.shard_dataset(dataset, context)
     steps = training.steps_per_epoch or steps
     if steps < 1:
@@ -260,7 +265,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
         *(extra_callbacks or []),
     ]
     fit = model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
-                    initial_epoch=initial_epoch, callbacks=callbacks,
+                    initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
                     verbose=context.verbose(training.verbose))  # Horovod: progress bar on rank 0
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
     if training.shard_embeddings:

@@ -13,7 +13,6 @@ import tensorflow as tf
 from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.data.raw_features import RawField, raw_fields
 from lirank_tf.models import build_model
-from lirank_tf.serving.amortized import with_amortized_history
 from lirank_tf.transform import DenseStatistics, TransformationModel
 
 SMALL_FEED = {
@@ -45,9 +44,14 @@ SMALL_FEED = {
 }
 
 
-def small_config(**model_overrides) -> ExperimentConfig:
-    """The small Feed config, with ``model`` fields overridden."""
-    overrides = {**SMALL_FEED, "model": {**SMALL_FEED["model"], **model_overrides}}
+def small_config(candidate_fusion: str = "early", **model_overrides) -> ExperimentConfig:
+    """The small Feed config with ``model.options.transact.candidate_fusion`` set (``early``:
+    TransAct, ``append``: the amortized history encoder) and ``model`` fields overridden."""
+    options = {**SMALL_FEED["model"]["options"],
+               "transact": {**SMALL_FEED["model"]["options"]["transact"],
+                            "candidate_fusion": candidate_fusion}}
+    overrides = {**SMALL_FEED, "model": {**SMALL_FEED["model"], "options": options,
+                                         **model_overrides}}
     return get_experiment("feed", overrides)
 
 
@@ -92,12 +96,11 @@ def spread_tables(model, stddev: float = 0.3, seed: int = 1) -> None:
 
 
 def build_serving_parts(amortized: bool = True, **model_overrides):
-    """``(config, transform, model)``: the small Feed model, with the amortized history
-    encoder when ``amortized``, tables spread out."""
-    config = small_config(**model_overrides)
+    """``(config, transform, model)``: the small Feed model, built from its config with the
+    amortized history encoder (``candidate_fusion: append``) when ``amortized``, else with
+    TransAct; tables spread out."""
+    config = small_config("append" if amortized else "early", **model_overrides)
     model = build_model(config)
-    if amortized:
-        model = with_amortized_history(model)
     spread_tables(model)
     return config, TransformationModel(config.features, unit_statistics(config)), model
 

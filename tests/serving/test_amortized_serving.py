@@ -133,7 +133,8 @@ def test_the_amortized_model_trains(serving):
     """The multi-task loss of the amortized model sends finite, non-zero gradients to every
     weight of its history encoder."""
     config, transform, _, _, _ = serving
-    model = with_amortized_history(build_model(config))
+    assert config.model.options["transact"]["candidate_fusion"] == "append"
+    model = build_model(config)
     records = make_records(config, 32, seed=9)
     inputs = transform(tensors(records_to_request(records, raw_fields(config))))
     labels = np.array([[i % 2] for i in range(32)], np.float32)

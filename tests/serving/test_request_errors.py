@@ -86,6 +86,10 @@ def test_wrong_dtype_gives_the_input_position_and_both_dtypes(serving):
                                     r"shape \[\?,\?\]"),
     ("dense_features", np.zeros((6, 3), np.float32),
      r"dense_features \[6,3\] is not compatible with expected shape \[\?,4\]"),
+    ("history_item_ids", ["p:1"] * 6,
+     r"history_item_ids \[6\] is not compatible with expected shape \[\?,\?\]"),
+    ("actor_follower_count", np.zeros((6, 1), np.float32),
+     r"actor_follower_count \[6,1\] is not compatible with expected shape \[\?\]"),
 ])
 def test_wrong_rank_or_size_names_the_feature(serving, name, value, shown):
     _, _, _, loaded, _, request = serving
@@ -189,3 +193,51 @@ def test_candidates_signature_errors(serving):
                        match="feature actor_id must have one row per candidate"):
         serve_candidates(**{**request, "actor_id": request["actor_id"][:2]})
     assert serve_candidates(**request)["score"].shape == (6,)
+
+
+def candidates_request(config, records) -> dict:
+    """The ``serve_candidates`` request of member ``records[0]`` and candidates ``records``."""
+    return {k: tf.constant(v) for k, v in records_to_candidates_request(
+        records[0], records, raw_fields(config), config.features.history).items()}
+
+
+def test_candidates_signature_missing_feature_wrong_dtype_and_rank(serving):
+    """The Errors of the issue on the amortized signature: each is named, and the loaded
+    model keeps serving."""
+    config, _, _, loaded, records, _ = serving
+    serve_candidates = loaded.signatures["serve_candidates"]
+    request = candidates_request(config, records)
+    with pytest.raises(TypeError, match="missing a required argument: 'root_object_id'"):
+        serve_candidates(**{k: v for k, v in request.items() if k != "root_object_id"})
+    position = sorted(request).index("actor_follower_count")
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"input #{position}\(zero-based\) was expected to be a float "
+                             r"tensor but is a int64 tensor"):
+        serve_candidates(**{**request, "actor_follower_count": tf.constant([1] * 6, tf.int64)})
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"history_item_ids \[3\] is not compatible with expected shape "
+                             r"\[\?,\?\]"):
+        serve_candidates(**{**request, "history_item_ids": tf.constant(["p:1"] * 3)})
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"history_action_types must be in \[0, 6\)"):
+        serve_candidates(**{**request, "history_action_types": tf.where(
+            request["history_item_ids"] != "", tf.constant(-1, tf.int64), 0)})
+    scores = serve_candidates(**request)["score"].numpy()
+    assert scores.shape == (6,) and np.all(np.isfinite(scores))
+
+
+@pytest.mark.parametrize("width", [0, 3])
+def test_candidates_signature_empty_history_scores_like_the_per_candidate_path(serving, width):
+    """A member without history (no steps, or only padding) is a documented default: the
+    history block's empty-history output, as ``serving_default`` gives every candidate."""
+    config, transform, model, loaded, records, _ = serving
+    request = candidates_request(config, records)
+    empty = {"history_item_ids": tf.fill([1, width], ""),
+             "history_action_types": tf.zeros([1, width], tf.int64)}
+    scores = loaded.signatures["serve_candidates"](**{**request, **empty})["score"].numpy()
+    per_candidate = {k: v.numpy() for k, v in request.items()}
+    per_candidate.update(history_item_ids=np.full([6, width], b""),
+                         history_action_types=np.zeros([6, width], np.int64))
+    expected = keras_scores(config, transform, model, per_candidate)["score"]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+    assert np.all(np.isfinite(scores))

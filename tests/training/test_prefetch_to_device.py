@@ -1,6 +1,9 @@
 """prefetch_to_device (lirank_tf.training.pipeline, LiRank §4.4) on the CPU device: same batches
 in the same order, on the named device, and training on them is unchanged."""
 
+import re
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -78,9 +81,57 @@ def test_keras_fit_on_prefetched_batches_trains_as_without_prefetch():
     assert not np.allclose(weights[-2], initial[-2])  # it did train
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tf.data.experimental.prefetch_to_device makes the cardinality UNKNOWN: Keras then warns "
-    "'Your input ran out of data' every epoch and trainer.count_batches iterates the whole "
-    "dataset once to count its batches (reported; pipeline.py is not this test's file)"))
 def test_device_prefetch_keeps_the_cardinality():
     assert int(prefetch_to_device(batches(), device="/cpu:0").cardinality()) == 3
+    endless = prefetch_to_device(batches().repeat(), device="/cpu:0")
+    assert int(endless.cardinality()) == tf.data.INFINITE_CARDINALITY
+    assert len(list(endless.take(7))) == 7
+    unknown = batches().filter(lambda features, labels: True)
+    assert int(prefetch_to_device(unknown, device="/cpu:0").cardinality()) == \
+        tf.data.UNKNOWN_CARDINALITY
+    assert_same_batches(as_numpy(prefetch_to_device(unknown, device="/cpu:0")),
+                        as_numpy(batches()))
+
+
+def test_keras_knows_the_epoch_length_of_device_prefetched_batches():
+    """Known cardinality: Keras stops each epoch after the last batch instead of running out
+    of data (its "Your input ran out of data" warning)."""
+    inputs = keras.Input((3,), name="numeric")
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    model.compile("sgd", "binary_crossentropy")
+    data = prefetch_to_device(batches().map(lambda f, y: (f["numeric"], y)), device="/cpu:0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)   # the warning would fail the fit
+        model.fit(data, epochs=2, shuffle=False, verbose=0)
+
+
+@pytest.mark.parametrize("device", ["/cpu:0", "cpu:0", "/device:CPU:0", "/CPU:0"])
+def test_device_names_are_accepted_in_their_usual_spellings(device):
+    prefetched = prefetch_to_device(batches(), device=device)
+    assert_same_batches(as_numpy(prefetched), as_numpy(batches()))
+
+
+def test_an_absent_device_fails_naming_it_and_the_devices_present():
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match=r"device: '/gpu:0' is not a device of this process; "
+                                         r"devices: \['/device:CPU:0'"):
+        prefetch_to_device(batches(), device="/gpu:0")
+    with pytest.raises(ValueError, match="device: '/cpu:7' is not a device"):
+        prefetch_to_device(batches(), device="/cpu:7")
+    with pytest.raises(ValueError, match="device: cannot parse 'gpu zero'"):
+        prefetch_to_device(batches(), device="gpu zero")
+    with pytest.raises(ValueError, match="device must be a device name such as '/gpu:0', got 0"):
+        prefetch_to_device(batches(), device=0)
+
+
+@pytest.mark.parametrize("buffer_size", [0, -3, 1.5, True, "2"])
+def test_bad_buffer_sizes_fail_naming_the_value(buffer_size):
+    with pytest.raises(ValueError, match=rf"buffer_size must be an int >= 1 or "
+                                         rf"tf.data.AUTOTUNE, got {re.escape(repr(buffer_size))}"):
+        prefetch_to_device(batches(), device="/cpu:0", buffer_size=buffer_size)
+
+
+def test_autotune_buffer_size():
+    prefetched = prefetch_to_device(batches(), device="/cpu:0", buffer_size=tf.data.AUTOTUNE)
+    assert_same_batches(as_numpy(prefetched), as_numpy(batches()))

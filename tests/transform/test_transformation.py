@@ -99,3 +99,74 @@ def test_training_map_with_the_cpp_hash_op_equals_the_stock_op_serving_path():
         return {op.type for op in tf.function(fn).get_concrete_function(specs).graph.get_operations()}
     assert "LirankMurmur3Hash" in op_types(lambda r: transform.map_fn()(r, {})[0])
     assert "LirankMurmur3Hash" not in op_types(transform)
+
+
+def _many_ids_config():
+    """String and integer ids and id lists (as the Jobs model's ~40), plus a history."""
+    ids = [{"name": f"id_{i}", "table": "member"} for i in range(6)]
+    ids += [{"name": "int_id", "table": "member", "dtype": "int64"},
+            {"name": "int_list", "table": "hashtag", "kind": "id_list", "dtype": "int64",
+             "max_length": 3},
+            {"name": "list_a", "table": "hashtag", "kind": "id_list", "max_length": 2},
+            {"name": "list_b", "table": "hashtag", "kind": "id_list", "max_length": 4}]
+    return get_experiment("feed", {"features": {"ids": ids, "dense": [],
+                                                "history": {"max_length": 3}}})
+
+
+def _many_ids_raw():
+    rows = 3
+    raw = {f"id_{i}": tf.constant([f"v{i}:{r}" * (i * 7 + 1) for r in range(rows)])
+           for i in range(6)}   # lengths up to ~200 bytes: several length buckets of the hash
+    raw["int_id"] = tf.constant([5, -1, 123456789012], tf.int64)
+    raw["int_list"] = tf.ragged.constant([[1, 2, 3, 4], [], [-1, 7]], tf.int64)
+    raw["list_a"] = tf.constant([["a", "b"], ["c", ""], ["", ""]])
+    raw["list_b"] = tf.ragged.constant([["x" * 40], [], ["y", "z", "w", "q", "r"]])
+    raw["history_item_ids"] = tf.ragged.constant([["p:1", "p:2"], [], ["p:3"] * 5])
+    raw["history_action_types"] = tf.ragged.constant([[0, 1], [], [2] * 5], tf.int64)
+    raw["root_object_id"] = tf.constant(["p:9", "", "p:8"])
+    return raw
+
+
+@pytest.mark.parametrize("use_hash_op", [False, True])
+def test_all_ids_of_a_batch_hashed_at_once_equal_mmh3_per_value(use_hash_op):
+    transform = TransformationModel(_many_ids_config().features, DenseStatistics({}, {}))
+    raw = _many_ids_raw()
+    if use_hash_op:
+        out, _ = transform.map_fn()(raw, {})
+    else:
+        out = transform(raw)
+    for i in range(6):
+        np.testing.assert_array_equal(out[f"id_{i}"],
+                                      [_h(f"v{i}:{r}" * (i * 7 + 1)) for r in range(3)])
+    np.testing.assert_array_equal(out["int_id"], [_h("5"), 0, _h("123456789012")])
+    np.testing.assert_array_equal(out["int_list"], [[_h("1"), _h("2"), _h("3")], [0, 0, 0],
+                                                    [0, _h("7"), 0]])
+    np.testing.assert_array_equal(out["list_a"], [[_h("a"), _h("b")], [_h("c"), 0], [0, 0]])
+    np.testing.assert_array_equal(out["list_b"], [[_h("x" * 40), 0, 0, 0], [0, 0, 0, 0],
+                                                  [_h(v) for v in "yzwq"]])
+    np.testing.assert_array_equal(out["history_items"], [[0, _h("p:1"), _h("p:2")], [0, 0, 0],
+                                                         [_h("p:3")] * 3])
+    np.testing.assert_array_equal(out["history_candidate"], [_h("p:9"), 0, _h("p:8")])
+    assert out["list_b"].shape == (3, 4) and out["int_id"].shape == (3,)
+
+
+def test_the_serving_graph_holds_one_hash_however_many_id_features():
+    config = _many_ids_config()
+    transform = TransformationModel(config.features, DenseStatistics({}, {}))
+    specs = {}   # any batch size
+    for name, value in _many_ids_raw().items():
+        if isinstance(value, tf.RaggedTensor):
+            specs[name] = tf.RaggedTensorSpec([None, None], value.dtype, ragged_rank=1,
+                                              row_splits_dtype=value.row_splits.dtype)
+        else:
+            specs[name] = tf.TensorSpec([None, *value.shape[1:]], value.dtype)
+    graph = tf.function(transform).get_concrete_function(specs).graph
+    hash_calls = [op for op in graph.get_operations()
+                  if op.type in ("PartitionedCall", "StatefulPartitionedCall")
+                  and "_hash_flat" in op.get_attr("f").name]
+    assert len(hash_calls) == 1
+    # static shapes survive the split: the ranking model's inputs keep their widths
+    outputs = graph.structured_outputs
+    assert outputs["list_b"].shape.as_list() == [None, 4]
+    assert outputs["history_items"].shape.as_list() == [None, 3]
+    assert outputs["id_0"].shape.as_list() == [None]
