@@ -8,10 +8,10 @@ import glob
 from pathlib import Path
 from typing import Sequence
 
-from lirank_tf.data.importers.csv_table import CsvTable
-from lirank_tf.data.importers.libfm_table import LibfmTable
-from lirank_tf.data.importers.parquet_table import ParquetTable
-from lirank_tf.data.importers.writer import write_parts
+from lirank_tf.importers.csv_table import CsvTable
+from lirank_tf.importers.libfm_table import LibfmTable
+from lirank_tf.importers.parquet_table import ParquetTable
+from lirank_tf.importers.writer import write_parts
 
 FORMATS = ("csv", "tsv", "parquet", "libfm", "libffm")
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",

@@ -10,8 +10,8 @@ import pytest
 from lirank_tf.config.init_config import propose_config
 from lirank_tf.data import AvroTensorDataset
 from lirank_tf.data.avro_schema import features_from_schema
-from lirank_tf.data.importers import import_table
-from lirank_tf.data.importers.writer import write_parts
+from lirank_tf.importers import import_table
+from lirank_tf.importers.writer import write_parts
 
 
 def _read(files):
@@ -159,3 +159,16 @@ def test_parquet(tmp_path):
     pq.write_table(pa.table({"when": pa.array([1, 2], pa.date32())}), tmp_path / "d.parquet")
     with pytest.raises(ValueError, match=r"column 'when' has the Arrow type date32"):
         import_table(str(tmp_path / "d.parquet"), tmp_path / "d")
+
+
+def test_the_import_command(tmp_path, capsys):
+    from lirank_tf.cli import main
+    source = _write_csv(tmp_path / "rows.csv", HEADER, ROWS)
+    assert main(["import", source, "-o", str(tmp_path / "avro"), "--list-columns", "tags",
+                 "--string-columns", "zip", "--prefix", "train"]) == 0
+    assert "wrote 4 rows to 1 Avro file(s)" in capsys.readouterr().out
+    assert _read([tmp_path / "avro" / "train-00000.avro"])[0]["zip"] == "01234"
+    assert main(["import", source, "-o", str(tmp_path / "avro"), "--prefix", "train"]) == 2
+    assert "already holds 1 file(s) train-*.avro" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["import", source, "-o", str(tmp_path / "x"), "--rows-per-file", "0"])

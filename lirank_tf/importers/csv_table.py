@@ -15,7 +15,7 @@ import csv
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from lirank_tf.data.importers.columns import ColumnType, avro_names, convert
+from lirank_tf.importers.columns import ColumnType, avro_names, convert
 
 
 def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:

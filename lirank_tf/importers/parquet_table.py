@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from lirank_tf.data.importers.columns import avro_names
+from lirank_tf.importers.columns import avro_names
 
 
 def _pyarrow():
