@@ -33,7 +33,6 @@ import numpy as np
 from lirank_tf.config import get_experiment
 from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
 from lirank_tf.evaluation.evaluate import evaluate
-from lirank_tf.evaluation.replay import evaluate_replay
 from lirank_tf.incremental import train_incremental
 from lirank_tf.training.trainer import train
 
@@ -62,11 +61,11 @@ def simulate_days(root: Path, args) -> tuple[list[str], list[str]]:
     total = args.cold_days + args.incremental_days + 1
     simulator = FeedSimulator(FeedSimulatorConfig(
         num_days=total, valid_days=0, test_days=1, impressions_per_day=args.impressions_per_day,
-        daily_drift=args.daily_drift, seed=args.seed))
+        daily_drift=args.daily_drift, randomize_top_n=args.replay_top_n, randomize_days="test",
+        seed=args.seed))
     files = []
     for day in range(total):
-        if day == total - 1:         # the test day: more sessions, top N randomised for replay
-            simulator.config.randomize_top_n = args.replay_top_n
+        if day == total - 1:         # the test day (top N randomised for replay): more sessions
             simulator.config.impressions_per_day = args.test_impressions
         files.append(str(write_day_file(root / f"day_{day:03d}.avro", simulator.simulate_day(day))))
     return files[:-1], files[-1:]
@@ -85,9 +84,9 @@ def feed_config(files: list[str], epochs: int, args, learning_rate: float | None
 
 
 def test_metrics(model, transform, config, test_files, top_n) -> dict:
-    results = {task: row["auc"] for task, row in evaluate(model, transform, config, test_files).items()}
-    results["contribution_rate"] = evaluate_replay(model, transform, config, test_files,
-                                                   top_n=top_n).contribution_rate
+    evaluated = evaluate(model, transform, config, test_files, replay_top_n=top_n)
+    results = {task.name: evaluated[task.name]["auc"] for task in config.tasks}
+    results["contribution_rate"] = evaluated["replay"]["contribution_rate"]
     return results
 
 

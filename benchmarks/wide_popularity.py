@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/wide_popularity.py [--train-days 3] [--test-days 1]
         [--viral-decay-hours 24] [--refresh-hours 8] [--window-hours 8] [--l2-grid 0.3,1,3,10]
+        [--likes-feature oracle|logged]
 
 The global Feed model is trained on the first days. After them, the RO model — one random
 effect per root-object id for like and click, fitted to the residual of the global model — is
@@ -47,7 +48,7 @@ def simulate(root: Path, args) -> tuple[list[str], set[str]]:
         num_days=total, valid_days=1, test_days=args.test_days,
         impressions_per_day=args.impressions_per_day, posts_per_day=args.posts_per_day,
         viral_fraction=args.viral_fraction, viral_decay_hours=args.viral_decay_hours,
-        seed=args.seed))
+        likes_feature=args.likes_feature, seed=args.seed))
     files, viral = [], set()
     for day in range(total):
         records = simulator.simulate_day(day)
@@ -189,6 +190,10 @@ def main() -> None:
     parser.add_argument("--l2-grid", type=lambda text: [float(v) for v in text.split(",")],
                         default=[0.3, 1.0, 3.0, 10.0, 30.0],
                         help="RO prior precisions tried on the validation day (comma-separated)")
+    parser.add_argument("--likes-feature", choices=["oracle", "logged"], default="oracle",
+                        help="the simulator's likes-so-far feature: 'oracle' draws it from the "
+                             "post's true quality and current viral boost (the global model sees "
+                             "virality through it); 'logged' counts the likes of earlier days only")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
@@ -199,7 +204,8 @@ def main() -> None:
           f"every {args.refresh_hours}h on the last "
           f"{args.window_hours}h of the {args.test_days} test day(s); "
           f"{args.impressions_per_day} impressions and {args.posts_per_day} new posts a day; viral fraction "
-          f"{args.viral_fraction}, viral boost decay {args.viral_decay_hours}h.\n")
+          f"{args.viral_fraction}, viral boost decay {args.viral_decay_hours}h; likes-so-far "
+          f"feature: {args.likes_feature}.\n")
     print(table(results["rows"]))
     print(f"\n{results['refits']} refits over {results['root_objects']} root objects (last window); "
           f"RO fit {results['fit_seconds']:.2f}s, table update {results['update_seconds']:.3f}s vs "

@@ -1,23 +1,29 @@
 """The ``lirank-tf`` command line (``python -m lirank_tf ...`` works too).
 
-    lirank-tf demo                      simulate Feed data -> train -> evaluate -> export -> score
+    lirank-tf demo [--replay-top-n N]   simulate Feed data -> train -> evaluate -> export -> score
+    lirank-tf import INPUT... -o DIR [--format csv|tsv|parquet|libfm|libffm]   other formats -> Avro
     lirank-tf init-config --train GLOB --labels a,b [--valid GLOB] [--test GLOB] [--model NAME] -o run.yaml
     lirank-tf train --config run.yaml --output-dir DIR [--overwrite]
-    lirank-tf evaluate --run DIR [--data GLOB]
+    lirank-tf train --config day.yaml --output-dir DIR --incremental-from PREV [--cold-start COLD]
+                    [--cold-weight A] [--forgetting-factor L]   incremental training (LiRank §3.6)
+    lirank-tf evaluate --run DIR [--data GLOB] [--replay-top-n N]
     lirank-tf export --run DIR [--quantize int8]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from typing import Callable
 
 
 def _demo(args: argparse.Namespace) -> int:
     from lirank_tf.pipeline.demo import DemoOptions, run_demo
     run_demo(DemoOptions(output_dir=args.output_dir, days=args.days,
                          impressions_per_day=args.impressions_per_day, seed=args.seed,
-                         epochs=args.epochs, batch_size=args.batch_size))
+                         epochs=args.epochs, batch_size=args.batch_size,
+                         replay_top_n=args.replay_top_n))
     return 0
 
 
@@ -32,14 +38,54 @@ def _init_config(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
-    result = workflow.train(args.config, args.output_dir, overwrite=args.overwrite)
-    print(f"trained model: {result.run.model_path}")
+    if args.incremental_from is None:
+        result = workflow.train(args.config, args.output_dir, overwrite=args.overwrite)
+        print(f"trained model: {result.run.model_path}")
+        return 0
+    workflow.check_finished_run(args.incremental_from, "--incremental-from")
+    if args.cold_start is not None:
+        workflow.check_finished_run(args.cold_start, "--cold-start")
+    result = workflow.train_incremental(
+        args.config, args.output_dir, args.incremental_from, args.cold_start,
+        cold_weight=args.cold_weight, forgetting_factor=args.forgetting_factor,
+        overwrite=args.overwrite)
+    print(f"trained model: {result.run.model_path} (incremental from "
+          f"{result.metadata['previous_run']}, cold start {result.metadata['cold_start_run']}, "
+          f"alpha={args.cold_weight:g}, lambda_f={args.forgetting_factor:g}; "
+          f"fit {result.train_seconds:.1f}s, Fisher {result.fisher_seconds:.1f}s)")
+    if result.fisher is not None:
+        print(f"saved its Fisher information: {result.run.path / 'fisher.npz'}")
     return 0
+
+
+def _number_in(low: float, high: float | None) -> Callable[[str], float]:
+    """An argparse type: a finite float in [low, high] (no upper bound when high is None)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and value >= low and (high is None or value <= high)):
+            bounds = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"must be a number {'in ' if high is not None else ''}"
+                                             f"{bounds}, got {text!r}")
+        return value
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
-    workflow.evaluate_run(args.run, data=args.data)
+    workflow.evaluate_run(args.run, data=args.data, replay_top_n=args.replay_top_n)
     return 0
 
 
@@ -64,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, default=2)
     demo.add_argument("--batch-size", type=int, default=512)
+    demo.add_argument("--replay-top-n", metavar="N", type=_non_negative_int, default=5,
+                      help="log the test day's sessions with their top N shuffled and report the "
+                           "replay contribution rate (LiRank §5.2); 0: off")
     demo.set_defaults(handler=_demo)
 
     init = commands.add_parser("init-config", help="write a complete config for your Avro files")
@@ -80,11 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", required=True, help="experiment config (.yaml or .json)")
     train.add_argument("--output-dir", required=True, help="run directory")
     train.add_argument("--overwrite", action="store_true", help="replace an earlier run in the directory")
+    incremental = train.add_argument_group(
+        "incremental training (LiRank §3.6)",
+        "warm start from alpha*w0 + (1-alpha)*w_{t-1} with the diagonal-Fisher regulariser; "
+        "the config's data.train is the new period, its features, tasks and model those of PREV")
+    incremental.add_argument("--incremental-from", metavar="PREV",
+                             help="run directory of the previous period (w_{t-1})")
+    incremental.add_argument("--cold-start", metavar="COLD",
+                             help="cold-start run directory (w0; default: PREV's cold start)")
+    incremental.add_argument("--cold-weight", metavar="A", type=_number_in(0.0, 1.0), default=None,
+                             help="alpha in [0, 1] (default 0.5)")
+    incremental.add_argument("--forgetting-factor", metavar="L", type=_number_in(0.0, None),
+                             default=None, help="lambda_f >= 0 (default 1.0; 0: plain warm start)")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="metrics.json, calibration and training plots")
     evaluate.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
     evaluate.add_argument("--data", action="append", help="glob of files (default: the config's test files)")
+    evaluate.add_argument("--replay-top-n", metavar="N", type=_non_negative_int, default=None,
+                          help="the data's sessions were logged with their top N positions "
+                               "shuffled: also report the replay contribution rate (LiRank §5.2); "
+                               "0: never; default: N from the simulator's manifest.json next to "
+                               "the files, if any")
     evaluate.set_defaults(handler=_evaluate)
 
     export = commands.add_parser("export", help="the serving SavedModel (raw features in, scores out)")
@@ -94,11 +160,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="int8: middle-max row-wise embedding quantization (LiRank §3.13)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.set_defaults(handler=_export)
+
+    from lirank_tf.importers.command import add_import_command
+    add_import_command(commands)
     return parser
 
 
+def _check_incremental_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The incremental flags need --incremental-from; fills in their defaults when given."""
+    if args.incremental_from is None:
+        given = [flag for flag, value in (("--cold-start", args.cold_start),
+                                          ("--cold-weight", args.cold_weight),
+                                          ("--forgetting-factor", args.forgetting_factor))
+                 if value is not None]
+        if given:
+            parser.error(f"{', '.join(given)} only apply with --incremental-from PREV")
+        return
+    args.cold_weight = 0.5 if args.cold_weight is None else args.cold_weight
+    args.forgetting_factor = 1.0 if args.forgetting_factor is None else args.forgetting_factor
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        _check_incremental_flags(parser, args)
     try:
         return int(args.handler(args) or 0)
     except (FileNotFoundError, FileExistsError, ValueError) as error:

@@ -3,6 +3,8 @@
     >>> from lirank_tf import workflow                                   # doctest: +SKIP
     >>> workflow.init_config(["data/train/*.avro"], labels=["click"], output="run.yaml")
     >>> workflow.train("run.yaml", "runs/first")
+    >>> workflow.train_incremental("day8.yaml", "runs/day8", previous_run="runs/first",
+    ...                            cold_weight=0.5, forgetting_factor=1.0)
     >>> workflow.evaluate_run("runs/first")
     >>> workflow.export_run("runs/first")
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import keras
 
@@ -24,6 +26,9 @@ from lirank_tf.training.trainer import TrainResult
 from lirank_tf.training.trainer import train as _train
 from lirank_tf.transform import TransformationModel
 
+if TYPE_CHECKING:                # lirank_tf.incremental imports this module: no cycle at runtime
+    from lirank_tf.incremental import IncrementalTrainResult
+
 
 def load_config(config: str | Path | ExperimentConfig) -> ExperimentConfig:
     return config if isinstance(config, ExperimentConfig) else ExperimentConfig.load(config)
@@ -33,6 +38,42 @@ def train(config: str | Path | ExperimentConfig, output_dir: str | Path, *,
           overwrite: bool = False) -> TrainResult:
     """Trains the config into ``output_dir`` (resuming an interrupted run of the same config)."""
     return _train(load_config(config), output_dir, overwrite=overwrite)
+
+
+def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | Path,
+                      previous_run: str | Path, cold_start: str | Path | None = None, *,
+                      cold_weight: float = 0.5, forgetting_factor: float = 1.0,
+                      overwrite: bool = False) -> "IncrementalTrainResult":
+    """Trains the config's ``data.train`` (the new period) incrementally (LiRank §3.6, eq. 3):
+    starts from ``cold_weight * w0 + (1 - cold_weight) * w_{t-1}`` (w0: the ``cold_start`` run,
+    default the previous run's own cold start; w_{t-1}: ``previous_run``), adds the Fisher
+    regulariser with forgetting factor ``forgetting_factor`` and saves the new run's Fisher
+    (``DIR/fisher.npz``). Returns a `lirank_tf.incremental.IncrementalTrainResult`."""
+    from lirank_tf.incremental import train_incremental as _train_incremental  # imports workflow
+
+    for name, path in (("previous_run", previous_run), ("cold_start", cold_start)):
+        if path is not None:
+            check_finished_run(path, name)
+            if Path(path).resolve() == Path(output_dir).resolve():
+                raise ValueError(f"output_dir {str(output_dir)!r} is the {name} run; an "
+                                 "incremental run needs a directory of its own")
+    return _train_incremental(load_config(config), output_dir, previous_run, cold_start,
+                              cold_weight=cold_weight, forgetting_factor=forgetting_factor,
+                              overwrite=overwrite)
+
+
+def check_finished_run(run_dir: str | Path, name: str = "run") -> Path:
+    """``run_dir`` as a Path; ValueError naming ``name`` unless it holds a finished run."""
+    run = RunDirectory(run_dir)
+    if not run.path.is_dir():
+        raise ValueError(f"{name} {str(run_dir)!r} is not a directory")
+    if not run.config_path.exists():
+        raise ValueError(f"{name} {str(run_dir)!r} is not a run directory of `lirank-tf train` "
+                         f"({run.config_path.name} is missing)")
+    if not run.model_path.exists():
+        raise ValueError(f"{name} {str(run_dir)!r} holds no trained model ({run.model_path.name} "
+                         "is missing): the run did not finish")
+    return run.path
 
 
 def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, TransformationModel, keras.Model]:
@@ -51,9 +92,16 @@ def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, TransformationModel
 
 
 def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
-                 verbose: bool = True) -> dict[str, dict[str, float]]:
+                 verbose: bool = True,
+                 replay_top_n: int | None = None) -> dict[str, dict[str, float]]:
     """Writes ``DIR/eval/metrics.json``, ``calibration.png`` and ``training_curves.png``;
-    evaluates on ``data`` globs or, by default, the config's test files."""
+    evaluates on ``data`` globs or, by default, the config's test files.
+
+    ``replay_top_n`` (int >= 0 or None): the data's sessions were logged with their top N
+    positions shuffled, so the replay contribution rate (LiRank §5.2) is reported too, as the
+    ``"replay"`` entry beside the tasks; 0: never; None (default): N from the Feed simulator's
+    ``manifest.json`` beside the files when it randomised them (see
+    `lirank_tf.evaluation.replay.replay_top_n_of_files`)."""
     config, transform, model = load_run(run_dir)
     run = RunDirectory(run_dir)
     patterns = list(data) if data else config.data.test
@@ -61,7 +109,8 @@ def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
         raise ValueError(f"{run.config_path}: data.test is empty; pass the files to evaluate on")
     files = expand_globs(patterns, "evaluation data")
     history = json.loads(run.history_path.read_text()) if run.history_path.exists() else None
-    results = evaluate(model, transform, config, files, plot_dir=run.eval_dir, history=history)
+    results = evaluate(model, transform, config, files, plot_dir=run.eval_dir, history=history,
+                       replay_top_n=replay_top_n)
     write_metrics(results, run.eval_dir / "metrics.json")
     if verbose:
         print(format_table(results))

@@ -1,4 +1,5 @@
-"""Evaluation of a trained ranker on Avro files: per-task metrics beside the oracle's."""
+"""Evaluation of a trained ranker on Avro files: per-task metrics beside the oracle's, and the
+offline replay metric (LiRank §5.2) when the files hold sessions with a randomised top N."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import numpy as np
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.evaluation.metrics import auc, task_metrics
+from lirank_tf.evaluation.replay import (ReplayResult, evaluate_replay, format_replay,
+                                         replay_top_n_of_files)
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.transform import TransformationModel
+
+REPLAY_KEY = "replay"       # results entry of the replay metric, beside the tasks
 
 
 def predict_files(model: keras.Model, transform: TransformationModel, config: ExperimentConfig,
@@ -49,9 +54,21 @@ def oracle_probabilities(files: Sequence[str], config: ExperimentConfig) -> dict
 
 def evaluate(model: keras.Model, transform: TransformationModel, config: ExperimentConfig,
              files: Sequence[str], plot_dir: str | Path | None = None,
-             history: dict | None = None) -> dict[str, dict[str, float]]:
+             history: dict | None = None,
+             replay_top_n: int | None = None) -> dict[str, dict[str, float]]:
     """{task: {auc, logloss, oe_ratio, ece, positive_rate[, oracle_auc]}} on ``files``; with
-    ``plot_dir``, also ``calibration.png`` (and ``training_curves.png`` given ``history``)."""
+    ``plot_dir``, also ``calibration.png`` (and ``training_curves.png`` given ``history``).
+
+    ``replay_top_n``: int >= 0 or None (default). N > 0: the files' sessions were logged with
+    their top N positions shuffled, and the results get a ``"replay"`` entry (`ReplayResult`
+    fields and ``top_n``: sessions, matched imps @ 1, contribution rate, LiRank §5.2); 0: no
+    replay; None: N from the simulator's manifest (`replay_top_n_of_files`), else no replay.
+    """
+    if replay_top_n is not None and (isinstance(replay_top_n, bool)
+                                     or not isinstance(replay_top_n, int) or replay_top_n < 0):
+        raise ValueError(f"replay_top_n must be an int >= 0 or None, got {replay_top_n!r}")
+    if REPLAY_KEY in {t.name for t in config.tasks}:
+        raise ValueError(f"a task named {REPLAY_KEY!r} would clash with the replay metrics entry")
     predictions, labels = predict_files(model, transform, config, files)
     if plot_dir is not None:
         from lirank_tf.evaluation.plots import plot_calibration, plot_training_curves
@@ -65,15 +82,25 @@ def evaluate(model: keras.Model, transform: TransformationModel, config: Experim
         if task.name in oracle:
             row["oracle_auc"] = auc(labels[task.name], oracle[task.name])
         results[task.name] = row
+    top_n = replay_top_n_of_files(files) if replay_top_n is None else replay_top_n
+    if top_n:
+        replay = evaluate_replay(model, transform, config, files, top_n=top_n)
+        results[REPLAY_KEY] = {**replay.as_dict(), "top_n": top_n}
     return results
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
+    """The per-task metrics table, and the replay line under it when ``results`` has one."""
+    tasks = {k: v for k, v in results.items() if k != REPLAY_KEY}
     columns = ["auc", "oracle_auc", "logloss", "oe_ratio", "ece", "positive_rate"]
-    columns = [c for c in columns if any(c in row for row in results.values())]
+    columns = [c for c in columns if any(c in row for row in tasks.values())]
     lines = ["task".ljust(12) + "".join(c.rjust(14) for c in columns)]
-    for task, row in results.items():
+    for task, row in tasks.items():
         lines.append(task.ljust(12) + "".join(f"{row.get(c, float('nan')):14.4f}" for c in columns))
+    if REPLAY_KEY in results:
+        replay = dict(results[REPLAY_KEY])
+        top_n = int(replay.pop("top_n"))
+        lines.append(format_replay(ReplayResult(**replay), top_n))
     return "\n".join(lines)
 
 

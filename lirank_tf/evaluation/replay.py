@@ -16,14 +16,21 @@ Ties: when the model's best score is shared by k candidates, one of which is the
 item, the session counts 1/k of a match (the expectation of a uniformly random tie-break), so a
 constant model cannot match every session by inheriting the logged order.
 
-The simulator writes such sessions with ``FeedSimulatorConfig(randomize_top_n=N)``. When
-scoring, the ``position`` feature (a logged, post-ranking fact) is set to ``neutral_position``
-for every candidate, as at serving time.
+The simulator writes such sessions with ``FeedSimulatorConfig(randomize_top_n=N)`` (on every
+day, or with ``randomize_days="test"`` on its test days only). When scoring, the ``position``
+feature (a logged, post-ranking fact) is set to ``neutral_position`` for every candidate, as at
+serving time.
+
+Which data has randomised sessions: the logging system knows, the Avro records do not say. An
+evaluation is told N (``lirank-tf evaluate --replay-top-n N``) or, for simulated data, reads it
+from the simulator's ``manifest.json`` beside the files (`replay_top_n_of_files`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import Sequence
 
 import fastavro
@@ -169,20 +176,55 @@ def model_scores(model: keras.Model, transform: TransformationModel, config: Exp
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
+def replay_top_n_of_files(files: Sequence[str]) -> int:
+    """N when every file is a day the Feed simulator logged with its top N positions shuffled,
+    else 0.
+
+    Rule: the ``manifest.json`` in each file's directory (written by ``simulate_feed``) must
+    have ``config.randomize_top_n`` >= 2 and, with ``config.randomize_days == "test"``, list the
+    file among its test files; all files must agree on N. Data without such a manifest (your own
+    logs) has no known randomisation: pass N explicitly.
+    """
+    found = set()
+    for path in files:
+        manifest_path = Path(path).parent / "manifest.json"
+        if not manifest_path.is_file():
+            return 0
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            simulated = manifest["config"]
+            top_n = int(simulated.get("randomize_top_n", 0) or 0)
+            if simulated.get("randomize_days", "all") == "test":
+                test_names = {Path(f).name for f in manifest["files"]["test"]}
+                top_n = top_n if Path(path).name in test_names else 0
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return 0                                # not a Feed simulator manifest
+        if top_n < 2:
+            return 0
+        found.add(top_n)
+    return found.pop() if len(found) == 1 else 0
+
+
 def evaluate_replay(model: keras.Model, transform: TransformationModel, config: ExperimentConfig,
                     files: Sequence[str], top_n: int | None = None,
                     contribution_tasks: Sequence[str] = CONTRIBUTION_TASKS,
                     neutral_position: float | None = 0.0) -> ReplayResult:
     """The replay metric of ``model`` on sessions logged with a randomised top N in ``files``."""
     records = read_records(files)
+    for field in ("session_id", "position"):
+        if records and field not in records[0]:
+            raise ValueError(f"the replay metric needs the fields session_id and position of "
+                             f"logged sessions; the records of {list(files)[0]} have no {field!r}")
     scores = model_scores(model, transform, config, records, neutral_position)
     return replay_contribution_rate(
         np.array([r["session_id"] for r in records]), np.array([r["position"] for r in records]),
         scores, contribution_labels(records, contribution_tasks), top_n=top_n)
 
 
-def format_replay(result: ReplayResult) -> str:
+def format_replay(result: ReplayResult, top_n: int | None = None) -> str:
     """One line for the evaluation report, printed under the AUC table."""
-    return (f"replay: {result.sessions} sessions, matched imps @1 = {result.matched_at_1:.1f} "
+    shuffled = f" (top {top_n} shuffled)" if top_n else ""
+    return (f"replay: {result.sessions} sessions{shuffled}, matched imps @1 = "
+            f"{result.matched_at_1:.1f} "
             f"({result.match_rate:.3f}), contribution rate = {result.contribution_rate:.4f} "
             f"(random ranking: {result.logged_contribution_rate:.4f})")

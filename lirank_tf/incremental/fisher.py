@@ -15,7 +15,8 @@ give sparse gradients (``tf.IndexedSlices`` over the rows looked up in the batch
 each example are summed per row first (a row looked up twice by one example — e.g. viewer and
 actor in one member table, or colliding QR-hash rows — gets the square of the summed gradient,
 not the sum of squares), and only the touched rows are accumulated and stored. The memory of
-the sparse part grows as B^2 x (lookups per example), hence the small default batch (64).
+the sparse part grows as B^2 x (lookups per example), hence the small default batch
+(``DEFAULT_FISHER_BATCH_SIZE`` = 8).
 Auxiliary losses added with ``add_loss`` (e.g. the MoE load-balancing loss) are not part of
 the likelihood and are left out.
 """
@@ -165,7 +166,8 @@ def empirical_fisher(model: keras.Model, dataset: tf.data.Dataset, tasks: Sequen
     Args:
         model: Keras model with one probability output ``[batch, 1]`` per task name.
         dataset: ``(inputs, {task: labels})`` batches (the model's transformed inputs);
-            batches of ~64 keep the per-example memory small (see the module docstring).
+            small batches (8 in `compute_run_fisher`) keep the per-example memory small (see
+            the module docstring).
         tasks: the config's tasks (names and loss weights).
         max_examples: int > 0 or None (default: all). Stop after about this many examples
             (whole batches), an unbiased estimate from a prefix of the data.

@@ -34,7 +34,7 @@ from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import expand_globs, training_dataset
 from lirank_tf.training.run_directory import RunDirectory
-from lirank_tf.training.trainer import (TrainResult, count_batches, make_optimizer,
+from lirank_tf.training.trainer import (TrainResult, count_records_batches, make_optimizer,
                                         validation_callbacks)
 from lirank_tf.transform import TransformationModel
 from lirank_tf.workflow import load_run
@@ -80,12 +80,29 @@ def _cold_start_of(previous_run_dir: Path) -> Path:
     return previous_run_dir
 
 
+def _differences(new, old, prefix: str) -> list[str]:
+    """``prefix.key: old -> new`` for each leaf where two config dicts/lists differ."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        return [line for key in sorted(set(new) | set(old), key=str)
+                for line in _differences(new.get(key), old.get(key), f"{prefix}.{key}")]
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old) \
+            and any(isinstance(v, (dict, list)) for v in new):
+        return [line for i, (a, b) in enumerate(zip(new, old))
+                for line in _differences(a, b, f"{prefix}[{i}]")]
+    return [] if new == old else [f"{prefix}: {old!r} -> {new!r}"]
+
+
 def _check_same_architecture(config: ExperimentConfig, previous: ExperimentConfig,
-                             where: Path) -> None:
+                             where: Path, role: str = "previous") -> None:
     for section in ("features", "tasks", "model"):
         if getattr(config, section) != getattr(previous, section):
-            raise ValueError(f"config.{section} differs from the previous run's ({where}); an "
-                             "incremental run must keep the features, tasks and model")
+            new, old = (c.to_dict()[section] for c in (config, previous))
+            changed = _differences(new, old, f"config.{section}") or [f"config.{section}"]
+            shown = "; ".join(changed[:3]) + (f"; ... ({len(changed)} in all)"
+                                               if len(changed) > 3 else "")
+            raise ValueError(f"config.{section} differs from the {role} run's ({where}): "
+                             f"{shown}. An incremental run must keep the features, tasks and "
+                             "model of the runs it starts from")
 
 
 def train_incremental(config: ExperimentConfig, output_dir: str | Path,
@@ -122,7 +139,7 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     previous_config, previous_transform, previous_model = load_run(previous_dir)
     cold_config, _, cold_model = load_run(cold_dir)
     _check_same_architecture(config, previous_config, previous_dir)
-    _check_same_architecture(config, cold_config, cold_dir)
+    _check_same_architecture(config, cold_config, cold_dir, "cold-start")
     anchors = []
     if forgetting_factor:                   # lambda_f = 0: no regulariser, no Fisher needed
         previous_fisher = compute_run_fisher(previous_dir, batch_size=fisher_batch_size,
@@ -145,7 +162,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
                                   seed=config.training.seed)
     valid_data = (training_dataset(config, valid_files, transform, shuffle=False)
                   if valid_files else None)
-    steps = config.training.steps_per_epoch or count_batches(train_data)
+    steps = config.training.steps_per_epoch or count_records_batches(
+        train_files, config.training.batch_size)
 
     model = build_model(config)
     set_warm_start_weights(model, model_weights(cold_model), model_weights(previous_model),

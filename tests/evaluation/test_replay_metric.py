@@ -13,24 +13,7 @@ from lirank_tf.evaluation.replay import (contribution_labels, evaluate_replay, f
                                          model_scores, read_records, replay_contribution_rate)
 from lirank_tf.models import build_model
 from lirank_tf.training.trainer import fit_transformation
-
-
-def reference(session_ids, positions, scores, contributions, top_n=None):
-    """Session by session, with ties split evenly: (sessions, matched, rewarded)."""
-    sessions = matched = rewarded = 0.0
-    for session in np.unique(session_ids):
-        rows = np.flatnonzero(session_ids == session)
-        first = [r for r in rows if positions[r] == 0]
-        if not first:
-            continue
-        sessions += 1
-        candidates = [r for r in rows if top_n is None or positions[r] < top_n]
-        best = max(scores[r] for r in candidates)
-        tied = [r for r in candidates if scores[r] == best]
-        if first[0] in tied:
-            matched += 1 / len(tied)
-            rewarded += contributions[first[0]] / len(tied)
-    return sessions, matched, rewarded
+from replay_reference import reference
 
 
 def test_hand_made_sessions():

@@ -32,6 +32,23 @@ def test_randomised_top_n_shuffles_only_the_top_positions_uniformly():
     assert counts[0] < 0.5 * len(first_rank)
 
 
+def test_randomised_test_days_only_leave_the_training_days_unchanged():
+    plain, shuffled = (FeedSimulator(FeedSimulatorConfig(**SMALL, **extra)) for extra in
+                       ({}, {"randomize_top_n": 4, "randomize_days": "test"}))
+    assert [shuffled.randomizes(day) for day in range(3)] == [False, False, True]
+    for day in (0, 1):
+        assert plain.simulate_day(day) == shuffled.simulate_day(day)
+    pairs = list(zip(sessions(plain.simulate_day(2)), sessions(shuffled.simulate_day(2))))
+    moved = 0
+    for a, b in pairs:
+        ranked, logged = ([r["root_object_id"] for r in s] for s in (a, b))
+        assert sorted(ranked[:4]) == sorted(logged[:4]) and ranked[4:] == logged[4:]
+        moved += ranked[:4] != logged[:4]
+    assert len(pairs) == 300 and moved > 0.8 * len(pairs)     # unchanged with probability 1/24
+    with pytest.raises(ValueError, match="randomize_days must be 'all' or 'test', got 'valid'"):
+        FeedSimulatorConfig(randomize_days="valid")
+
+
 def test_a_ranker_picks_each_sessions_posts_among_the_candidates():
     config = FeedSimulatorConfig(**SMALL, candidates_per_session=25)
     seen = {}
