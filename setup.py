@@ -125,6 +125,10 @@ setup(
         "distributed": ["horovod==0.28.1"],
         "parquet": ["pyarrow==20.0.0"],  # lirank-tf import of Parquet files
         "test": ["pytest", "avro", "nbformat", "nbclient", "ipykernel", "pandas", "pyarrow==20.0.0"],
+        # benchmarks/own_data.py's reference DCN-V2 (DeepCTR, run under tf-keras). tf-keras
+        # requires the `tensorflow` distribution, so beside tensorflow-cpu install these two
+        # with `pip install -c constraints.txt --no-deps tf-keras==2.16.0 deepctr==0.9.4`
+        "bench": ["tf-keras==2.16.0", "deepctr==0.9.4"],
     },
     entry_points={"console_scripts": ["lirank-tf=lirank_tf.cli:main"]},
     cmdclass={"build_custom_ops": BuildCustomOps, "build_py": BuildPyWithOps},
