@@ -1,9 +1,10 @@
 """``lirank-tf init-config``: a complete, commented experiment config from Avro files.
 
-The writer schema of the first training file and a sample of its records decide each field:
+The writer schema of the first training file and a sample of records (from up to 10 files
+spread over the training files) decide each field:
 
 * ``string`` / ``int`` / ``long`` -> a categorical id with its own QR-hash embedding table, sized
-  from the sampled cardinality;
+  from the cardinality estimated from the sample (`estimate_cardinality`);
 * ``float`` / ``double`` (and ``boolean``) -> a dense feature (normalisation statistics are fitted
   on the training data by ``lirank-tf train``); fixed-length ``array<float>`` -> a dense vector;
 * ``array<string|int|long>`` -> a pooled id list;
@@ -15,6 +16,7 @@ The writer schema of the first training file and a sample of its records decide 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from itertools import islice
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,6 +30,7 @@ from lirank_tf.training.pipeline import expand_globs
 
 MODELS = ("dcnv2", "feed", "ads", "jobs")
 SAMPLE_RECORDS = 5000
+SAMPLE_FILES = 10
 MAX_REMAINDER_ROWS = 1 << 20
 
 
@@ -49,32 +52,60 @@ def _type_name(avro_type: Any) -> str:
     return str(avro_type)
 
 
-def _table_for(name: str, cardinality: int, dim: int, compress: bool = True) -> dict:
-    """A QR table pair for ~4x the sampled cardinality (``rows``).
-
-    ``compress`` (feed / ads / jobs): quotient x remainder covers ``rows`` with ~2 sqrt(rows)
-    table rows, the paper's memory saving for huge vocabularies (LiRank §3.12). Otherwise
-    (dcnv2): the remainder table has ``rows`` rows itself (one per id, two independent hash
-    halves make full collisions rare) and the quotient table 1 row, a shared offset; QR splits
-    a table only beyond ``MAX_REMAINDER_ROWS``. Compressing small vocabularies costs accuracy:
-    on MovieLens-100K (user_id: 943 ids in 2 x (59 + 57) rows) test AUC drops from 0.786 to
-    0.766 (benchmarks/own_data.py, per-user split, batch 1024)."""
+def _table_for(name: str, cardinality: int, dim: int) -> dict:
+    """A QR table pair for ~4x the estimated cardinality (``rows``): the remainder table has
+    ``rows`` rows itself (one per id; the two independent hash halves make full collisions
+    rare) and the quotient table 1 row, a shared offset, until ``rows`` passes
+    ``MAX_REMAINDER_ROWS``; beyond it the quotient table splits the vocabulary (LiRank §3.12:
+    QR hashing is the memory saving for huge vocabularies). Compressing small vocabularies
+    costs accuracy: on MovieLens-100K (user_id: 943 ids in 2 x (59 + 57) rows) test AUC dropped
+    from 0.786 to 0.766 (benchmarks/own_data.py, per-user split, batch 1024). Edit the written
+    config to compress more (``num_quotient_buckets`` x ``num_remainder_buckets`` >= ids)."""
     rows = max(16, 4 * cardinality)
-    if not compress:
-        remainder = min(rows, MAX_REMAINDER_ROWS)
-        return {"name": name, "dim": dim, "num_quotient_buckets": math.ceil(rows / remainder),
-                "num_remainder_buckets": remainder}
-    remainder = max(4, int(math.sqrt(rows)))
-    return {"name": name, "dim": dim, "num_quotient_buckets": max(4, math.ceil(rows / remainder)),
+    remainder = min(rows, MAX_REMAINDER_ROWS)
+    return {"name": name, "dim": dim, "num_quotient_buckets": math.ceil(rows / remainder),
             "num_remainder_buckets": remainder}
 
 
-def _sample(files: Sequence[str]) -> tuple[dict, list[dict]]:
-    with open(files[0], "rb") as handle:
-        reader = fastavro.reader(handle)
-        schema = reader.writer_schema
-        records = list(islice(reader, SAMPLE_RECORDS))
-    return schema, records
+def _sample(files: Sequence[str]) -> tuple[dict, list[dict], int]:
+    """(the writer schema, a sample of records, the estimated number of training records).
+
+    The sample takes the first records of up to ``SAMPLE_FILES`` files spread evenly over the
+    (sorted, often chronological) list, ``SAMPLE_RECORDS`` in all, so that ids that appear only
+    in later files (new items, new days) are seen. The record count is exact for those files
+    (Avro block headers) and scaled by file size for the others."""
+    count = min(SAMPLE_FILES, len(files))
+    picked = [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
+    per_file = -(-SAMPLE_RECORDS // count)
+    records: list[dict] = []
+    schema: dict = {}
+    picked_records = 0
+    for path in picked:
+        with open(path, "rb") as handle:
+            reader = fastavro.reader(handle)
+            schema = schema or reader.writer_schema
+            records.extend(islice(reader, per_file))
+        with open(path, "rb") as handle:
+            picked_records += sum(block.num_records for block in fastavro.block_reader(handle))
+    picked_bytes = sum(Path(p).stat().st_size for p in picked)
+    all_bytes = sum(Path(p).stat().st_size for p in files)
+    total = round(picked_records * all_bytes / max(1, picked_bytes))
+    return schema, records, max(total, len(records))
+
+
+def estimate_cardinality(values: Sequence[Any], total: int) -> int:
+    """Distinct values among ``total`` records estimated from ``values`` (one per sampled
+    record, ids of a list flattened): exact when the sample is everything, else the GEE
+    estimator (Charikar et al., PODS 2000): singletons scaled by sqrt(total / sample),
+    ``sqrt(total / n) * f1 + (d - f1)``, capped at ``total``."""
+    n = len(values)
+    counts = Counter(values)
+    distinct = len(counts)
+    if n == 0 or total <= n:
+        return distinct
+    singletons = sum(1 for c in counts.values() if c == 1)
+    estimate = math.sqrt(total / n) * singletons + (distinct - singletons)
+    return int(min(round(estimate), total))
 
 
 def _check_same_schema(files: Sequence[str], schema: dict) -> None:
@@ -94,7 +125,7 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
         raise ConfigError("--labels: name at least one label field")
     train_files = expand_globs(train, "--train")
     all_files = train_files + expand_globs(valid, "--valid") + expand_globs(test, "--test")
-    schema, records = _sample(train_files)
+    schema, records, total = _sample(train_files)
     _check_same_schema(all_files, schema)
     fields = {f["name"]: f["type"] for f in schema["fields"]}
     missing = [label for label in labels if label not in fields]
@@ -111,12 +142,13 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
         values = [r[name] for r in records if r[name] is not None]
         null_note = " (nullable: null -> default)" if nullable else ""
         if base in ("string", "int", "long") or (isinstance(base, dict) and base.get("type") == "enum"):
-            cardinality = len(set(values))
-            tables.append(_table_for(name, cardinality, dim, compress=model != "dcnv2"))
+            cardinality = estimate_cardinality(values, total)
+            tables.append(_table_for(name, cardinality, dim))
             ids.append({"name": name, "table": name, "kind": "id",
                         "dtype": "string" if base in ("string",) or isinstance(base, dict) else "int64"})
-            notes.append(f"{name}: {_type_name(base)}{null_note}, {cardinality} distinct in "
-                         f"{len(records)} sampled records -> hashed id embedding")
+            notes.append(f"{name}: {_type_name(base)}{null_note}, {len(set(values))} distinct in "
+                         f"{len(records)} sampled records (~{cardinality} estimated in ~{total}) "
+                         "-> hashed id embedding")
         elif base in ("float", "double", "boolean"):
             dense.append({"name": name, "size": 1, "transform": "signed_log1p"})
             notes.append(f"{name}: {base}{null_note} -> dense feature (signed log1p, standardised)")
@@ -124,13 +156,14 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
             items, _ = _base_type(base["items"])
             lengths = {len(v) for v in values}
             if items in ("string", "int", "long"):
-                cardinality = len({x for v in values for x in v})
+                flat = [x for v in values for x in v]
+                cardinality = estimate_cardinality(flat, round(total * len(flat) / max(1, len(values))))
                 longest = max(lengths | {1})
-                tables.append(_table_for(name, cardinality, dim, compress=model != "dcnv2"))
+                tables.append(_table_for(name, cardinality, dim))
                 ids.append({"name": name, "table": name, "kind": "id_list",
                             "dtype": "string" if items == "string" else "int64",
                             "max_length": min(longest, 100)})
-                notes.append(f"{name}: {_type_name(base)}{null_note}, {cardinality} distinct ids, "
+                notes.append(f"{name}: {_type_name(base)}{null_note}, ~{cardinality} distinct ids, "
                              f"up to {longest} per record -> pooled id list (mean)")
             elif items in ("float", "double") and len(lengths) == 1:
                 size = lengths.pop()

@@ -164,7 +164,8 @@ def test_init_config_maps_the_files_on_its_own(sample: Path, tmp_path: Path) -> 
     assert [t["label"] for t in config["tasks"]] == ["click"]
     assert config["model"]["name"] == "dcnv2"
     assert any(note.startswith("click: int -> label") for note in notes)
-    # dcnv2: one remainder row per ~id (4x the sampled cardinality, at least 16), 1 quotient row
+    # one remainder row per ~id (4x the cardinality, at least 16), 1 quotient row; the sample
+    # is every record here, so the cardinality is exact
     tables = {t["name"]: (t["num_quotient_buckets"], t["num_remainder_buckets"], t["dim"])
               for t in config["features"]["tables"]}
     assert tables["user_id"] == (1, 16, 16)          # 3 users in train
@@ -173,7 +174,7 @@ def test_init_config_maps_the_files_on_its_own(sample: Path, tmp_path: Path) -> 
     feed, _ = propose_config(files["train"], ["click"], files["valid"], files["test"], "feed")
     feed_tables = {t["name"]: (t["num_quotient_buckets"], t["num_remainder_buckets"], t["dim"])
                    for t in feed["features"]["tables"]}
-    assert feed_tables["item_id"] == (7, 5, 30)      # QR: 5 x 7 >= 32 rows in 12
+    assert feed_tables["item_id"] == (1, 32, 30)     # the same sizing, Feed's 30-dim rows
 
 
 def test_invalid_arguments_raise(sample: Path, tmp_path: Path) -> None:
