@@ -14,12 +14,21 @@ Deterministic given the seed. Days are split into train / valid / test (the last
 
 Options for the incremental, explore/exploit, wide-popularity and replay experiments (their
 defaults leave the output unchanged): ``randomize_top_n`` shuffles the top N positions of every
-session uniformly (the pseudo-random logging policy of the offline replay metric, LiRank §5.2);
+session uniformly (the pseudo-random logging policy of the offline replay metric, LiRank §5.2),
+on every day or, with ``randomize_days="test"``, on the test days only;
 ``FeedSimulator.simulate_day(day, ranker)`` lets a ranking model choose each session's
 ``session_length`` posts among ``candidates_per_session`` candidates (a bandit replay);
 ``likes_feature="logged"`` makes the likes-so-far feature count the likes a post received when
-shown on earlier days instead of drawing it from the post's hidden quality; and
-``viral_decay_hours`` sets how fast a viral post's boost fades.
+shown on earlier days instead of drawing it from the post's hidden quality;
+``viral_decay_hours`` sets how fast a viral post's boost fades; ``post_lifetime_days`` (default
+2) sets how many days a post stays a candidate and ``quality_std`` (default 0.5) the spread of
+the posts' hidden quality (a bandit replay where unseen posts hide real differences); and
+``session_satiation`` makes the outcome of an impression depend on the rest of its session
+(the set-wise effect LiGR-style scoring learns, ``lirank_tf.layers.setwise_attention``): the
+logit of every task (click, like, comment, share, vote) drops by ``session_satiation`` times
+the number of OTHER impressions of the same session with the same content type, earlier or
+later in the session alike (the member sees the whole list). The ``oracle_*`` probabilities
+include it; long dwell feels it only through the sampled click (its dwell model is unchanged).
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ ACTION_OF_TASK = {"click": 0, "like": 1, "comment": 2, "share": 3, "vote": 4, "l
 DWELL_SIGMA = 0.7
 DENSE_SIZE = 16
 THRESHOLDS_FILE = "long_dwell_thresholds.json"
+WORLD_QUALITY_STD = 0.5     # the spread World.create_posts draws post quality with
 
 # scores candidate records (features only, position 0) -> one score per record, higher first
 Ranker = Callable[[list[dict]], np.ndarray]
@@ -78,6 +88,9 @@ class FeedSimulatorConfig:
     seed: int = 0
     # the top N positions of every session in uniformly random order (0 or 1: off), LiRank §5.2
     randomize_top_n: int = 0
+    # the days randomize_top_n applies to: "all", or "test" (only the test days, whose sessions
+    # the replay metric evaluates; the training days keep the logging policy's order)
+    randomize_days: str = "all"
     # candidates a ranker chooses each session's posts from (only with simulate_day(ranker=...))
     candidates_per_session: int = 30
     # time constant (hours) of the exponential decay of a viral post's boost
@@ -86,6 +99,12 @@ class FeedSimulatorConfig:
     # or "logged" (the likes the post actually received in earlier days' impressions, so a post
     # nobody was shown has none: what exploration has to fix)
     likes_feature: str = "oracle"
+    # logit drop per other impression of the same session with the same content type (0: off)
+    session_satiation: float = 0.0
+    # days a post stays a candidate: the day it is created and the next (lifetime - 1) days
+    post_lifetime_days: int = 2
+    # standard deviation of the posts' hidden quality (a logit term of every task)
+    quality_std: float = WORLD_QUALITY_STD
 
     def __post_init__(self) -> None:
         if self.num_days < self.valid_days + self.test_days + 1:
@@ -99,11 +118,24 @@ class FeedSimulatorConfig:
             raise ValueError("randomize_top_n must be in [0, session_length="
                              f"{self.session_length}], "
                              f"got {self.randomize_top_n}")
+        if self.randomize_days not in ("all", "test"):
+            raise ValueError(f"randomize_days must be 'all' or 'test', got {self.randomize_days!r}")
         if self.likes_feature not in ("oracle", "logged"):
             raise ValueError("likes_feature must be 'oracle' or 'logged', got "
                              f"{self.likes_feature!r}")
+        if isinstance(self.session_satiation, bool) or not isinstance(
+                self.session_satiation, (int, float)) or not self.session_satiation >= 0:
+            raise ValueError("session_satiation must be a number >= 0, got "
+                             f"{self.session_satiation!r}")
         if not self.viral_decay_hours > 0:
             raise ValueError(f"viral_decay_hours must be positive, got {self.viral_decay_hours}")
+        if isinstance(self.post_lifetime_days, bool) or not isinstance(
+                self.post_lifetime_days, int) or self.post_lifetime_days < 1:
+            raise ValueError("post_lifetime_days must be an int >= 1, got "
+                             f"{self.post_lifetime_days!r}")
+        if isinstance(self.quality_std, bool) or not isinstance(
+                self.quality_std, (int, float)) or not self.quality_std >= 0:
+            raise ValueError(f"quality_std must be a number >= 0, got {self.quality_std!r}")
         if self.candidates_per_session < 1:
             raise ValueError("candidates_per_session must be positive, got "
                              f"{self.candidates_per_session}")
@@ -111,6 +143,13 @@ class FeedSimulatorConfig:
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def session_repeats(session_id: np.ndarray, content_type: np.ndarray) -> np.ndarray:
+    """Per impression: how many OTHER impressions of its session share its content type."""
+    keys = np.stack([session_id, content_type], axis=1)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    return (counts[inverse.reshape(-1)] - 1).astype(np.float64)
 
 
 def _names(prefix: str, values) -> list[str]:
@@ -142,8 +181,12 @@ class FeedSimulator:
         if day > 0:
             world.drift(cfg.daily_drift)
         today = world.create_posts(cfg.posts_per_day, cfg.viral_fraction)
+        if cfg.quality_std != WORLD_QUALITY_STD:      # rescaled: the same random stream
+            today = dataclasses.replace(
+                today, quality=today.quality * (cfg.quality_std / WORLD_QUALITY_STD))
         self.actor_posts.update(today.actor.tolist())
-        self.posts_by_day = [(d, p) for d, p in self.posts_by_day if d >= day - 1] + [(day, today)]
+        self.posts_by_day = [(d, p) for d, p in self.posts_by_day
+                             if d > day - cfg.post_lifetime_days] + [(day, today)]
         pool = concat_posts([p for _, p in self.posts_by_day])
         pool_day = np.concatenate([np.full(len(p.ids), d) for d, p in self.posts_by_day])
 
@@ -154,7 +197,7 @@ class FeedSimulator:
         affinity_all = world.member_factor[viewers] @ pool.factor.T
         policy = 1.0 * affinity_all + rng.gumbel(0.0, 1.0, affinity_all.shape)
         if ranker is None:
-            chosen = self._randomize_top(np.argsort(-policy, axis=1)[:, :cfg.session_length])
+            chosen = self._randomize_top(np.argsort(-policy, axis=1)[:, :cfg.session_length], day)
             shown = self._impressions(day, pool, pool_day, viewers, hours, chosen)
             oracle, labels, dwell = self._outcomes(day, shown)
             records = self._feature_records(day, shown, pool, self._dense(shown))
@@ -170,10 +213,17 @@ class FeedSimulator:
         self.post_likes.update(pool.ids[shown["post"]][labels["like"] == 1].tolist())
         return records
 
-    def _randomize_top(self, order: np.ndarray) -> np.ndarray:
-        """``order`` with the first ``randomize_top_n`` columns of every row shuffled."""
+    def randomizes(self, day: int) -> bool:
+        """Whether the sessions of ``day`` are logged with their top N positions shuffled."""
+        cfg = self.config
+        return cfg.randomize_top_n > 1 and (cfg.randomize_days == "all"
+                                            or day >= cfg.num_days - cfg.test_days)
+
+    def _randomize_top(self, order: np.ndarray, day: int) -> np.ndarray:
+        """``order`` with the first ``randomize_top_n`` columns of every row shuffled (on the
+        days the config randomises)."""
         top = self.config.randomize_top_n
-        if top <= 1:
+        if not self.randomizes(day):
             return order
         order = order.copy()
         order[:, :top] = self.rng.permuted(order[:, :top], axis=1)
@@ -195,7 +245,7 @@ class FeedSimulator:
             raise ValueError(f"ranker must return one score per candidate record ({len(records)}), "
                              f"got shape {scores.shape}")
         best = np.argsort(-scores.reshape(len(viewers), width), axis=1, kind="stable")
-        best = self._randomize_top(best[:, :cfg.session_length])
+        best = self._randomize_top(best[:, :cfg.session_length], day)
         picked = (np.arange(len(viewers))[:, None] * width + best).reshape(-1)
         shown = {key: values[picked] for key, values in everyone.items()}
         shown["position"] = np.tile(np.arange(cfg.session_length), len(viewers))
@@ -235,13 +285,15 @@ class FeedSimulator:
         n = len(imp["post"])
         affinity, position, content_type = imp["affinity"], imp["position"], imp["content_type"]
         activity_term = np.log(self.world.member_activity[imp["viewer"]])
+        satiation = self.config.session_satiation * session_repeats(imp["session_id"],
+                                                                   content_type)
         oracle, labels = {}, {}
         for task, (bias, w_aff, w_q, w_hist, w_tag, w_viral, w_pos) in TASK_COEFFICIENTS.items():
             logit = (bias + w_aff * affinity + w_q * imp["quality"]
                      + w_hist * np.minimum(imp["hist_match"], 3) / 3
                      + w_tag * imp["tag_match"] + w_viral * imp["viral_boost"] - w_pos * position
                      + 0.8 * affinity * activity_term
-                     + np.asarray(CONTENT_TYPE_EFFECT[task])[content_type])
+                     + np.asarray(CONTENT_TYPE_EFFECT[task])[content_type] - satiation)
             oracle[task] = _sigmoid(logit)
             labels[task] = (rng.random(n) < oracle[task]).astype(np.int32)
 
