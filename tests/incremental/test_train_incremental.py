@@ -14,6 +14,7 @@ from lirank_tf.incremental import compute_run_fisher, train_incremental
 from lirank_tf.incremental.train import _cold_start_of
 from lirank_tf.training.trainer import train
 from lirank_tf.workflow import load_run
+from penalty_reference import initial_penalty
 
 SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": False,
                "interaction": "none", "sparse_moe": False}
@@ -67,15 +68,8 @@ def test_training_starts_from_the_cold_weight_mix(runs):
     """At w = a w0 + (1-a) w1 the penalty is lambda/2 [a (1-a)^2 d'H0 d + (1-a) a^2 d'H1 d],
     d = w1 - w0: the logged initial penalty checks the mix against NumPy."""
     root, result = runs
-    cold, previous = (model_weights(load_run(root / run)[2]) for run in ("cold", "previous"))
-    h0, h1 = (FisherInformation.load(root / run / FISHER_FILE) for run in ("cold", "previous"))
-    expected = 0.0
-    for path in h0.paths():
-        d = previous[path].astype(np.float64) - cold[path]
-        expected += ALPHA * (1 - ALPHA) ** 2 * np.sum(h0.full(path, d.shape) * d ** 2)
-        expected += (1 - ALPHA) * ALPHA ** 2 * np.sum(h1.full(path, d.shape) * d ** 2)
-    assert expected > 0
-    assert result.metadata["initial_penalty"] == pytest.approx(LAMBDA / 2 * expected, rel=1e-4)
+    expected = initial_penalty(root / "cold", root / "previous", ALPHA, LAMBDA)
+    assert result.metadata["initial_penalty"] == pytest.approx(expected, rel=1e-4)
     assert result.metadata["final_penalty"] != result.metadata["initial_penalty"]
 
 
