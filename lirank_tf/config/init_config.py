@@ -26,7 +26,7 @@ import yaml
 
 from lirank_tf.config.base import ConfigError
 from lirank_tf.config.schema import ExperimentConfig
-from lirank_tf.training.pipeline import expand_globs
+from lirank_tf.training.pipeline import count_records, expand_globs, spread_files
 
 MODELS = ("dcnv2", "feed", "ads", "jobs")
 SAMPLE_RECORDS = 5000
@@ -74,19 +74,16 @@ def _sample(files: Sequence[str]) -> tuple[dict, list[dict], int]:
     (sorted, often chronological) list, ``SAMPLE_RECORDS`` in all, so that ids that appear only
     in later files (new items, new days) are seen. The record count is exact for those files
     (Avro block headers) and scaled by file size for the others."""
-    count = min(SAMPLE_FILES, len(files))
-    picked = [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
-    per_file = -(-SAMPLE_RECORDS // count)
+    picked = spread_files(files, SAMPLE_FILES)
+    per_file = -(-SAMPLE_RECORDS // len(picked))
     records: list[dict] = []
     schema: dict = {}
-    picked_records = 0
     for path in picked:
         with open(path, "rb") as handle:
             reader = fastavro.reader(handle)
             schema = schema or reader.writer_schema
             records.extend(islice(reader, per_file))
-        with open(path, "rb") as handle:
-            picked_records += sum(block.num_records for block in fastavro.block_reader(handle))
+    picked_records = count_records(picked)
     picked_bytes = sum(Path(p).stat().st_size for p in picked)
     all_bytes = sum(Path(p).stat().st_size for p in files)
     total = round(picked_records * all_bytes / max(1, picked_bytes))

@@ -95,7 +95,7 @@ class HorovodContext(DistributedContext):
         # Horovod 0.28.1's grouped_allreduce pairs the allgathered sparse gradients with the
         # first entries of its input list: sparse ones go first, the order is restored after.
         sparse = [i for i, g in enumerate(gradients) if isinstance(g, tf.IndexedSlices)]
-        order = sparse + [i for i in range(len(gradients)) if i not in set(sparse)]
+        order = sparse + sorted(set(range(len(gradients))) - set(sparse))
         # Horovod: one fused allreduce of all gradients, averaged over workers.
         reduced = self._hvd.grouped_allreduce([gradients[i] for i in order], op=self._hvd.Average,
                                               compression=codec)

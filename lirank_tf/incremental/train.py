@@ -34,7 +34,7 @@ from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import expand_globs, training_dataset
 from lirank_tf.training.run_directory import RunDirectory
-from lirank_tf.training.trainer import (TrainResult, count_records_batches, make_optimizer,
+from lirank_tf.training.trainer import (TrainResult, fit_datasets, make_optimizer,
                                         validation_callbacks)
 from lirank_tf.transform import TransformationModel
 from lirank_tf.workflow import load_run
@@ -158,12 +158,7 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     train_files = expand_globs(config.data.train, "data.train")
     valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
     check_files(config, train_files + valid_files)
-    train_data = training_dataset(config, train_files, transform, shuffle=True,
-                                  seed=config.training.seed)
-    valid_data = (training_dataset(config, valid_files, transform, shuffle=False)
-                  if valid_files else None)
-    steps = config.training.steps_per_epoch or count_records_batches(
-        train_files, config.training.batch_size)
+    train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
     model = build_model(config)
     set_warm_start_weights(model, model_weights(cold_model), model_weights(previous_model),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob as globlib
 from typing import Sequence
 
+import fastavro
 import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
@@ -22,6 +23,22 @@ def expand_globs(patterns: Sequence[str], what: str = "files") -> list[str]:
             raise FileNotFoundError(f"{what}: {pattern!r} matches no file")
         files.extend(matches)
     return files
+
+
+def spread_files(files: Sequence[str], count: int) -> list[str]:
+    """``count`` of ``files`` (all when fewer) spread evenly over the list, first and last
+    included: samples of a sorted, usually chronological, list see every part of it."""
+    count = min(count, len(files))
+    return [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
+
+
+def count_records(files: Sequence[str]) -> int:
+    """Records in the Avro ``files``, from their block headers (no decoding)."""
+    records = 0
+    for path in files:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            records += sum(block.num_records for block in fastavro.block_reader(handle))
+    return records
 
 
 def raw_dataset(config: ExperimentConfig, files: Sequence[str], *, shuffle: bool,

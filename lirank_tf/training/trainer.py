@@ -8,7 +8,6 @@ import json
 import shutil
 from pathlib import Path
 
-import fastavro
 import keras
 import tensorflow as tf
 
@@ -19,7 +18,8 @@ from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.callbacks import ReduceLearningRateOnPlateau
 from lirank_tf.training.optimizers import DenseSparseOptimizer, make_training_optimizer
-from lirank_tf.training.pipeline import expand_globs, raw_dataset, training_dataset
+from lirank_tf.training.pipeline import (count_records, expand_globs, raw_dataset, spread_files,
+                                         training_dataset)
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.transform import TransformationModel, fit_dense_statistics
 
@@ -45,10 +45,8 @@ def statistics_sample(config: ExperimentConfig, train_files: list[str],
     them. Deterministic: every Horovod rank fits the same statistics."""
     if not train_files:
         raise ValueError("statistics_sample: no training files")
-    count = min(max_files, len(train_files))
-    picked = [train_files[round(i * (len(train_files) - 1) / max(1, count - 1))]
-              for i in range(count)]
-    per_file = max(1, -(-max_batches // count))
+    picked = spread_files(train_files, max_files)
+    per_file = max(1, -(-max_batches // len(picked)))
     sample = raw_dataset(config, [picked[0]], shuffle=False).take(per_file)
     for path in picked[1:]:
         sample = sample.concatenate(raw_dataset(config, [path], shuffle=False).take(per_file))
@@ -106,11 +104,23 @@ def validation_callbacks(config: ExperimentConfig, has_validation: bool) -> list
 def batches_of(files: list[str], batch_size: int) -> int:
     """The exact number of batches of ``batch_size`` (the last one partial) in ``files``, from
     the record counts of the Avro block headers (no decoding); 0 for files without records."""
-    records = 0
-    for path in files:
-        with tf.io.gfile.GFile(path, "rb") as handle:
-            records += sum(block.num_records for block in fastavro.block_reader(handle))
-    return math.ceil(records / batch_size)
+    return math.ceil(count_records(files) / batch_size)
+
+
+def fit_datasets(config: ExperimentConfig, train_files: list[str], valid_files: list[str],
+                 transform: TransformationModel
+                 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None, int]:
+    """(shuffled training batches, validation batches or None, steps per epoch) of a
+    single-process ``model.fit``. The batch counts are asserted on the datasets, so Keras
+    knows each epoch's length."""
+    batch_size = config.training.batch_size
+    train_batches = batches_of(train_files, batch_size)
+    train_data = training_dataset(config, train_files, transform, shuffle=True,
+                                  seed=config.training.seed, batches=train_batches or None)
+    valid_data = (training_dataset(config, valid_files, transform, shuffle=False,
+                                   batches=batches_of(valid_files, batch_size) or None)
+                  if valid_files else None)
+    return train_data, valid_data, config.training.steps_per_epoch or max(1, train_batches)
 
 
 def count_records_batches(files: list[str], batch_size: int) -> int:
@@ -139,14 +149,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
     else:
         transform = fit_transformation(config, train_files)
         run.save_statistics(transform.statistics)
-    # the batch counts are asserted on the datasets: Keras knows each epoch's length
-    batch_size = config.training.batch_size
-    train_data = training_dataset(config, train_files, transform, shuffle=True, seed=config.training.seed,
-                                  batches=batches_of(train_files, batch_size) or None)
-    valid_data = (training_dataset(config, valid_files, transform, shuffle=False,
-                                   batches=batches_of(valid_files, batch_size) or None)
-                  if valid_files else None)
-    steps = config.training.steps_per_epoch or count_records_batches(train_files, batch_size)
+    train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
     model = build_model(config)
     model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
@@ -186,7 +189,7 @@ def worker_datasets(config: ExperimentConfig, train_files: list[str], transform:
         counts = [batches_of(train_files[r::size], local_batch) for r in range(size)]
         dataset = training_dataset(config, files, transform, shuffle=True,
                                    seed=training.seed + context.rank, batch_size=local_batch,
-                                   batches=batches_of(files, local_batch) or None)
+                                   batches=counts[context.rank] or None)
         steps = min(counts)
     else:
         # Horovod: fewer files than workers: all read the same shuffled stream (same seed)

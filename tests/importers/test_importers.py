@@ -7,6 +7,7 @@ import fastavro
 import numpy as np
 import pytest
 
+from avro_reference import read_fastavro
 from lirank_tf.config.init_config import propose_config
 from lirank_tf.data import AvroTensorDataset
 from lirank_tf.data.avro_schema import features_from_schema
@@ -15,11 +16,7 @@ from lirank_tf.importers.writer import write_parts
 
 
 def _read(files):
-    rows = []
-    for path in files:
-        with open(path, "rb") as handle:
-            rows.extend(fastavro.reader(handle))
-    return rows
+    return [row for path in files for row in read_fastavro(str(path))]
 
 
 def _schema_of(path):
