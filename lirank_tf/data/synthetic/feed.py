@@ -43,6 +43,7 @@ from typing import Callable
 import fastavro
 import numpy as np
 
+from lirank_tf.data.synthetic.feed_config import WORLD_QUALITY_STD, FeedSimulatorConfig
 from lirank_tf.data.synthetic.world import CONTENT_TYPES, PLATFORMS, Posts, World, concat_posts
 from lirank_tf.labels import DailyLongDwellThresholds, long_dwell_clusters, long_dwell_labels
 
@@ -63,82 +64,11 @@ ACTION_OF_TASK = {"click": 0, "like": 1, "comment": 2, "share": 3, "vote": 4, "l
 DWELL_SIGMA = 0.7
 DENSE_SIZE = 16
 THRESHOLDS_FILE = "long_dwell_thresholds.json"
-WORLD_QUALITY_STD = 0.5     # the spread World.create_posts draws post quality with
 
 # scores candidate records (features only, position 0) -> one score per record, higher first
 Ranker = Callable[[list[dict]], np.ndarray]
-
-
-@dataclasses.dataclass
-class FeedSimulatorConfig:
-    num_days: int = 8
-    valid_days: int = 1
-    test_days: int = 1
-    impressions_per_day: int = 12_000
-    session_length: int = 10
-    num_members: int = 3_000
-    num_hashtags: int = 300
-    posts_per_day: int = 1_500
-    history_length: int = 25
-    latent_dim: int = 8
-    viral_fraction: float = 0.02
-    daily_drift: float = 0.05
-    long_dwell_percentile: float = 90.0
-    codec: str = "deflate"
-    seed: int = 0
-    # the top N positions of every session in uniformly random order (0 or 1: off), LiRank §5.2
-    randomize_top_n: int = 0
-    # the days randomize_top_n applies to: "all", or "test" (only the test days, whose sessions
-    # the replay metric evaluates; the training days keep the logging policy's order)
-    randomize_days: str = "all"
-    # candidates a ranker chooses each session's posts from (only with simulate_day(ranker=...))
-    candidates_per_session: int = 30
-    # time constant (hours) of the exponential decay of a viral post's boost
-    viral_decay_hours: float = 6.0
-    # the "likes so far" dense feature: "oracle" (drawn from the post's true quality and boost)
-    # or "logged" (the likes the post actually received in earlier days' impressions, so a post
-    # nobody was shown has none: what exploration has to fix)
-    likes_feature: str = "oracle"
-    # logit drop per other impression of the same session with the same content type (0: off)
-    session_satiation: float = 0.0
-    # days a post stays a candidate: the day it is created and the next (lifetime - 1) days
-    post_lifetime_days: int = 2
-    # standard deviation of the posts' hidden quality (a logit term of every task)
-    quality_std: float = WORLD_QUALITY_STD
-
-    def __post_init__(self) -> None:
-        if self.num_days < self.valid_days + self.test_days + 1:
-            raise ValueError(f"num_days must leave at least one training day, got num_days="
-                             f"{self.num_days}, valid_days={self.valid_days}, test_days={self.test_days}")
-        if self.codec not in ("null", "deflate", "snappy"):
-            raise ValueError(f"codec must be null, deflate or snappy, got {self.codec!r}")
-        if self.impressions_per_day < self.session_length:
-            raise ValueError(f"impressions_per_day must be >= session_length, got {self.impressions_per_day}")
-        if not 0 <= self.randomize_top_n <= self.session_length:
-            raise ValueError("randomize_top_n must be in [0, session_length="
-                             f"{self.session_length}], "
-                             f"got {self.randomize_top_n}")
-        if self.randomize_days not in ("all", "test"):
-            raise ValueError(f"randomize_days must be 'all' or 'test', got {self.randomize_days!r}")
-        if self.likes_feature not in ("oracle", "logged"):
-            raise ValueError("likes_feature must be 'oracle' or 'logged', got "
-                             f"{self.likes_feature!r}")
-        if isinstance(self.session_satiation, bool) or not isinstance(
-                self.session_satiation, (int, float)) or not self.session_satiation >= 0:
-            raise ValueError("session_satiation must be a number >= 0, got "
-                             f"{self.session_satiation!r}")
-        if not self.viral_decay_hours > 0:
-            raise ValueError(f"viral_decay_hours must be positive, got {self.viral_decay_hours}")
-        if isinstance(self.post_lifetime_days, bool) or not isinstance(
-                self.post_lifetime_days, int) or self.post_lifetime_days < 1:
-            raise ValueError("post_lifetime_days must be an int >= 1, got "
-                             f"{self.post_lifetime_days!r}")
-        if isinstance(self.quality_std, bool) or not isinstance(
-                self.quality_std, (int, float)) or not self.quality_std >= 0:
-            raise ValueError(f"quality_std must be a number >= 0, got {self.quality_std!r}")
-        if self.candidates_per_session < 1:
-            raise ValueError("candidates_per_session must be positive, got "
-                             f"{self.candidates_per_session}")
+# receives the labelled records of one period of a day ranked with ``periods`` > 1
+Feedback = Callable[[list[dict]], None]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -168,15 +98,31 @@ class FeedSimulator:
         self.actor_posts = Counter()
         self.long_dwell = DailyLongDwellThresholds(config.long_dwell_percentile)
         self.post_likes = Counter()           # likes per post id in the days simulated so far
+        self._candidates: dict | None = None  # the latent terms of the records a ranker scores
 
-    def simulate_day(self, day: int, ranker: Ranker | None = None) -> list[dict]:
+    def simulate_day(self, day: int, ranker: Ranker | None = None, periods: int = 1,
+                     feedback: Feedback | None = None) -> list[dict]:
         """The impressions of ``day``, in session order.
 
         Without ``ranker`` each session shows the logging policy's top ``session_length`` posts.
         With ``ranker``, each session's ``candidates_per_session`` most relevant posts (for the
         logging policy) are given to ``ranker`` as records without labels (position 0), and the
         ``session_length`` best-scored ones are shown, in score order.
+
+        ``periods`` (with a ranker; default 1) splits the day into that many equal spans of
+        hours (3: every 8 hours, the refresh rate of LiRank's root-object model, §3.9), played
+        one after the other: the sessions of a span are ranked, shown and answered, the
+        likes-so-far counts (``likes_feature="logged"``) take in the span's likes, and
+        ``feedback`` (if given) receives the span's labelled records, so the ranker of the next
+        span can learn from them. Records then come in period order, and each one's
+        ``long_dwell`` label is added at the end of the day (its thresholds are that day's
+        percentiles; the records passed to ``feedback`` get it then, in place).
         """
+        if isinstance(periods, bool) or not isinstance(periods, int) or not 1 <= periods <= 24:
+            raise ValueError(f"periods must be an int in [1, 24], got {periods!r}")
+        if ranker is None and (periods != 1 or feedback is not None):
+            raise ValueError("periods and feedback need a ranker: without one the logging "
+                             f"policy shows the whole day at once (periods={periods!r})")
         cfg, rng, world = self.config, self.rng, self.world
         if day > 0:
             world.drift(cfg.daily_drift)
@@ -201,16 +147,13 @@ class FeedSimulator:
             shown = self._impressions(day, pool, pool_day, viewers, hours, chosen)
             oracle, labels, dwell = self._outcomes(day, shown)
             records = self._feature_records(day, shown, pool, self._dense(shown))
+            _label_records(records, oracle, labels, dwell, TASKS)
+            self.post_likes.update(pool.ids[shown["post"]][labels["like"] == 1].tolist())
         else:
-            shown, records = self._ranked(day, pool, pool_day, viewers, hours, policy, ranker)
-            oracle, labels, dwell = self._outcomes(day, shown)
-        for i, record in enumerate(records):
-            record["dwell_time_seconds"] = float(dwell[i])
-            for task in (*TASKS, "long_dwell"):
-                record[task] = int(labels[task][i])
-                record[f"oracle_{task}"] = float(oracle[task][i])
+            shown, records, oracle, labels = self._ranked_periods(
+                day, pool, pool_day, viewers, hours, policy, ranker, periods, feedback)
+        _label_records(records, oracle, labels, None, ("long_dwell",))
         self._update_histories(shown["viewer"], shown["actor"], pool.ids[shown["post"]], labels)
-        self.post_likes.update(pool.ids[shown["post"]][labels["like"] == 1].tolist())
         return records
 
     def randomizes(self, day: int) -> bool:
@@ -229,18 +172,56 @@ class FeedSimulator:
         order[:, :top] = self.rng.permuted(order[:, :top], axis=1)
         return order
 
-    def _ranked(self, day, pool, pool_day, viewers, hours, policy, ranker):
-        """Impressions and feature records of the posts ``ranker`` puts first in each session."""
+    def _ranked_periods(self, day, pool, pool_day, viewers, hours, policy, ranker, periods,
+                        feedback):
+        """The day's sessions ranked by ``ranker`` and answered one period after the other.
+
+        Returns: (shown impressions, labelled records, oracle, labels) of the whole day, in
+        period order; ``long_dwell`` is in ``labels`` and ``oracle`` but not yet in the records.
+        """
+        period = hours * periods // 24
+        order = np.argsort(period, kind="stable")     # the identity for one period
+        viewers, hours, policy, period = viewers[order], hours[order], policy[order], period[order]
+        parts = []
+        for span in range(periods):
+            sessions = np.flatnonzero(period == span)
+            if sessions.size == 0:
+                continue
+            shown, records = self._ranked(day, pool, pool_day, viewers[sessions], hours[sessions],
+                                          policy[sessions], ranker, int(sessions[0]))
+            oracle, labels = self._task_outcomes(shown)
+            dwell_mean, dwell = self._dwell(shown, labels["click"])
+            _label_records(records, oracle, labels, dwell, TASKS)
+            self.post_likes.update(pool.ids[shown["post"]][labels["like"] == 1].tolist())
+            if feedback is not None:
+                feedback(records)
+            parts.append((shown, records, oracle, labels, dwell_mean, dwell))
+        shown, oracle, labels = ({key: np.concatenate([part[k][key] for part in parts])
+                                  for key in parts[0][k]} for k in (0, 2, 3))
+        records = [record for part in parts for record in part[1]]
+        dwell_mean, dwell = (np.concatenate([part[k] for part in parts]) for k in (4, 5))
+        labels["long_dwell"], oracle["long_dwell"] = self._long_dwell(day, shown, dwell_mean,
+                                                                      dwell)
+        return shown, records, oracle, labels
+
+    def _ranked(self, day, pool, pool_day, viewers, hours, policy, ranker, first_session=0):
+        """Impressions and feature records of the posts ``ranker`` puts first in each session
+        (sessions numbered from ``first_session``)."""
         cfg = self.config
         width = cfg.candidates_per_session
         if width < cfg.session_length:
             raise ValueError(f"candidates_per_session ({width}) must be >= session_length "
                              f"({cfg.session_length}) to rank with a ranker")
         candidates = np.argsort(-policy, axis=1)[:, :width]
-        everyone = self._impressions(day, pool, pool_day, viewers, hours, candidates)
+        everyone = self._impressions(day, pool, pool_day, viewers, hours, candidates,
+                                     first_session)
         everyone["position"] = np.zeros_like(everyone["position"])
         records = self._feature_records(day, everyone, pool, self._dense(everyone))
-        scores = np.asarray(ranker(records), dtype=np.float64).reshape(-1)
+        self._candidates = everyone
+        try:
+            scores = np.asarray(ranker(records), dtype=np.float64).reshape(-1)
+        finally:
+            self._candidates = None
         if scores.shape != (len(records),):
             raise ValueError(f"ranker must return one score per candidate record ({len(records)}), "
                              f"got shape {scores.shape}")
@@ -252,7 +233,8 @@ class FeedSimulator:
         records = [dict(records[i], position=int(p)) for i, p in zip(picked, shown["position"])]
         return shown, records
 
-    def _impressions(self, day, pool, pool_day, viewers, hours, chosen) -> dict[str, np.ndarray]:
+    def _impressions(self, day, pool, pool_day, viewers, hours, chosen,
+                     first_session: int = 0) -> dict[str, np.ndarray]:
         """Per impression (session-major): who sees which post where, and the latent terms."""
         cfg, rng, world = self.config, self.rng, self.world
         n_sessions, width = chosen.shape
@@ -266,7 +248,7 @@ class FeedSimulator:
             "viewer": viewer, "hour": hour, "post": post, "post_id": pool.ids[post],
             "actor": actor, "age": age,
             "position": np.tile(np.arange(width), n_sessions),
-            "session_id": np.repeat(day * 1_000_000 + np.arange(n_sessions), width),
+            "session_id": np.repeat(day * 1_000_000 + first_session + np.arange(n_sessions), width),
             "affinity": np.einsum("ij,ij->i", world.member_factor[viewer], pool.factor[post]),
             "viral_boost": np.where(pool.viral[post],
                                     1.5 * np.exp(-age / cfg.viral_decay_hours), 0.0),
@@ -281,33 +263,60 @@ class FeedSimulator:
 
     def _outcomes(self, day: int, imp: dict) -> tuple[dict, dict, np.ndarray]:
         """True probabilities, sampled labels and dwell times of the shown impressions."""
-        rng = self.rng
+        oracle, labels = self._task_outcomes(imp)
+        dwell_mean, dwell = self._dwell(imp, labels["click"])
+        labels["long_dwell"], oracle["long_dwell"] = self._long_dwell(day, imp, dwell_mean, dwell)
+        return oracle, labels, dwell
+
+    def _task_outcomes(self, imp: dict) -> tuple[dict, dict]:
+        """True probabilities and sampled labels of every task but long dwell."""
+        oracle = self._task_probabilities(imp, self.config.session_satiation)
         n = len(imp["post"])
-        affinity, position, content_type = imp["affinity"], imp["position"], imp["content_type"]
+        labels = {task: (self.rng.random(n) < oracle[task]).astype(np.int32) for task in oracle}
+        return oracle, labels
+
+    def _task_probabilities(self, imp: dict, satiation: float) -> dict[str, np.ndarray]:
+        """The true probability of every task but long dwell (no random draws)."""
+        position, content_type = imp["position"], imp["content_type"]
+        affinity = imp["affinity"] * self.config.affinity_scale
         activity_term = np.log(self.world.member_activity[imp["viewer"]])
-        satiation = self.config.session_satiation * session_repeats(imp["session_id"],
-                                                                   content_type)
-        oracle, labels = {}, {}
+        sated = satiation * session_repeats(imp["session_id"], content_type) if satiation else 0.0
+        oracle = {}
         for task, (bias, w_aff, w_q, w_hist, w_tag, w_viral, w_pos) in TASK_COEFFICIENTS.items():
             logit = (bias + w_aff * affinity + w_q * imp["quality"]
                      + w_hist * np.minimum(imp["hist_match"], 3) / 3
                      + w_tag * imp["tag_match"] + w_viral * imp["viral_boost"] - w_pos * position
                      + 0.8 * affinity * activity_term
-                     + np.asarray(CONTENT_TYPE_EFFECT[task])[content_type] - satiation)
+                     + np.asarray(CONTENT_TYPE_EFFECT[task])[content_type] - sated)
             oracle[task] = _sigmoid(logit)
-            labels[task] = (rng.random(n) < oracle[task]).astype(np.int32)
+        return oracle
 
+    def candidate_probabilities(self) -> dict[str, np.ndarray]:
+        """While a ranker scores candidates: the true probability of click, like, comment,
+        share and vote of each candidate record it was given (at position 0, without session
+        satiation, which depends on what is shown; long dwell needs the day's thresholds and is
+        left out) — what an oracle ranker would rank by, for benchmarks."""
+        if self._candidates is None:
+            raise RuntimeError("candidate_probabilities is only available inside a ranker call")
+        return self._task_probabilities(self._candidates, 0.0)
+
+    def _dwell(self, imp: dict, clicks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean log dwell time and the sampled dwell time (seconds) of every impression."""
+        content_type, position = imp["content_type"], imp["position"]
         dwell_mean = (1.5 + np.array([0.0, 0.3, 1.0, 0.8])[content_type]
                       + np.array([0.2, 0.0, -0.1])[imp["platform"]] - 0.03 * position
-                      + 1.2 * affinity + 0.3 * imp["quality"] + 0.4 * labels["click"])
-        dwell = np.exp(dwell_mean + rng.normal(0.0, DWELL_SIGMA, n))
-        clusters = long_dwell_clusters(position, content_type, imp["platform"])
+                      + 1.2 * imp["affinity"] + 0.3 * imp["quality"] + 0.4 * clicks)
+        return dwell_mean, np.exp(dwell_mean + self.rng.normal(0.0, DWELL_SIGMA, len(position)))
+
+    def _long_dwell(self, day: int, imp: dict, dwell_mean: np.ndarray, dwell: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Long-dwell labels and probabilities against the day's per-cluster thresholds."""
+        clusters = long_dwell_clusters(imp["position"], imp["content_type"], imp["platform"])
         thresholds = self.long_dwell.fit_day(day, dwell, clusters)
-        labels["long_dwell"] = long_dwell_labels(dwell, clusters, thresholds)
         limit = np.array([thresholds[int(c)] for c in clusters])
         z = (np.log(limit) - dwell_mean) / DWELL_SIGMA
-        oracle["long_dwell"] = 0.5 * np.array([math.erfc(v / math.sqrt(2.0)) for v in z])
-        return oracle, labels, dwell
+        probability = 0.5 * np.array([math.erfc(v / math.sqrt(2.0)) for v in z])
+        return long_dwell_labels(dwell, clusters, thresholds), probability
 
     def _dense(self, imp: dict) -> np.ndarray:
         """The ``dense_features`` vector of every impression (count / affinity features)."""
@@ -365,6 +374,17 @@ class FeedSimulator:
                 if labels[task][i]:
                     self.history[int(viewer[i])].append((int(post_ids[i]), ACTION_OF_TASK[task], int(actor[i])))
                     break
+
+
+def _label_records(records: list[dict], oracle: dict, labels: dict, dwell: np.ndarray | None,
+                   tasks) -> None:
+    """Writes the labels and true probabilities of ``tasks`` (and the dwell times) in place."""
+    for i, record in enumerate(records):
+        if dwell is not None:
+            record["dwell_time_seconds"] = float(dwell[i])
+        for task in tasks:
+            record[task] = int(labels[task][i])
+            record[f"oracle_{task}"] = float(oracle[task][i])
 
 
 def write_day_file(path: str | Path, records: list[dict], codec: str = "deflate") -> Path:
