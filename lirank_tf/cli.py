@@ -7,7 +7,8 @@
     lirank-tf train --config day.yaml --output-dir DIR --incremental-from PREV [--cold-start COLD]
                     [--cold-weight A] [--forgetting-factor L]   incremental training (LiRank §3.6)
     lirank-tf evaluate --run DIR [--data GLOB] [--replay-top-n N]
-    lirank-tf export --run DIR [--quantize int8]
+    lirank-tf explore --run DIR [--previous PREV]   the Neural-Linear posterior of a run (LiRank §3.8)
+    lirank-tf export --run DIR [--quantize int8]   (+ serve_explore when the run has a posterior)
 """
 
 from __future__ import annotations
@@ -91,10 +92,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
+    from lirank_tf.explore.run_posterior import has_posterior
     path = workflow.export_run(args.run, args.export_dir,
                                quantize=None if args.quantize == "none" else args.quantize,
                                overwrite=args.overwrite)
-    print(f"exported SavedModel: {path}")
+    explore = ", serve_explore (Thompson sampling)" if has_posterior(args.run) else ""
+    print(f"exported SavedModel: {path} (serving_default, serve_examples{explore})")
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from lirank_tf import workflow
+    explorer, target = workflow.explore_run(args.run, args.previous)
+    print(f"Neural-Linear posterior of {', '.join(explorer.tasks)} over "
+          f"{explorer.posteriors[explorer.tasks[0]].num_observations} examples: {target} "
+          "(`lirank-tf export` now adds serve_explore)")
     return 0
 
 
@@ -160,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="int8: middle-max row-wise embedding quantization (LiRank §3.13)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.set_defaults(handler=_export)
+
+    explore = commands.add_parser(
+        "explore", help="the Neural-Linear last-layer posterior of a run, for Thompson sampling")
+    explore.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
+    explore.add_argument("--previous", metavar="PREV",
+                         help="carry over PREV's posterior (earlier evidence x explore.decay)")
+    explore.set_defaults(handler=_explore)
 
     from lirank_tf.importers.command import add_import_command
     add_import_command(commands)

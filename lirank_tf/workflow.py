@@ -119,16 +119,55 @@ def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
     return results
 
 
+def explore_run(run_dir: str | Path, previous_run_dir: str | Path | None = None):
+    """(Re)computes the Neural-Linear posterior of a finished run (LiRank §3.8) with its
+    config's ``explore`` settings, carried over from ``previous_run_dir``'s posterior when
+    given; returns (the `NeuralLinear`, the directory it was written to)."""
+    from lirank_tf.explore.run_posterior import (has_posterior, posterior_dir,
+                                                 update_run_posterior)
+
+    config, transform, model = load_run(run_dir)
+    if previous_run_dir is not None:
+        check_finished_run(previous_run_dir, "--previous")
+        if not has_posterior(previous_run_dir):
+            raise FileNotFoundError(f"{previous_run_dir} has no posterior "
+                                    f"({posterior_dir(previous_run_dir)}): run `lirank-tf "
+                                    "explore` on it first")
+    explorer = update_run_posterior(run_dir, model, config, transform, previous_run_dir)
+    return explorer, posterior_dir(run_dir)
+
+
 def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
                quantize: str | None = None, overwrite: bool = False) -> Path:
-    """Writes the serving SavedModel of a finished run (default ``DIR/export``)."""
+    """Writes the serving SavedModel of a finished run (default ``DIR/export``); with the run's
+    Neural-Linear posterior (``explore.enabled``, LiRank §3.8) it also has ``serve_explore``.
+
+    The export is written beside the target and moved in place when complete, so a failed
+    export leaves an earlier one (replaced only with ``overwrite``) untouched."""
+    from lirank_tf.explore.export import export_explore_model
+    from lirank_tf.explore.run_posterior import load_run_explorer
     from lirank_tf.serving import export_serving_model
+    from lirank_tf.serving.quantize import check_quantize, quantize_embedding_tables
 
     config, transform, model = load_run(run_dir)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
-    if target.exists() and any(target.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{target} already holds an export; pass --overwrite to replace it")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise FileExistsError(f"{target} already holds an export; pass --overwrite to replace it")
+    quantize = check_quantize(quantize or config.export.quantize)
+    served = quantize_embedding_tables(model) if quantize == "int8" else model
+    explorer = load_run_explorer(run_dir, served, config)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        if explorer is None:
+            export_serving_model(config, transform, served, partial, quantize="none")
+        else:
+            export_explore_model(config, transform, explorer, partial,
+                                 exploration_scale=config.explore.exploration_scale)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if target.exists():
         shutil.rmtree(target)
-    kwargs = {"quantize": quantize} if quantize else {}
-    return export_serving_model(config, transform, model, target, **kwargs)
+    partial.rename(target)
+    return target

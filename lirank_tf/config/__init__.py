@@ -3,12 +3,12 @@
 from lirank_tf.config.base import ConfigError, deep_merge
 from lirank_tf.config.experiments import get_experiment, register_experiment
 from lirank_tf.config.schema import (DataConfig, DenseFeatureConfig, EmbeddingTableConfig,
-                                     ExperimentConfig, ExportConfig, FeaturesConfig,
-                                     HistoryConfig, IdFeatureConfig, ModelConfig, TaskConfig,
-                                     TrainingConfig)
+                                     ExperimentConfig, ExploreConfig, ExportConfig,
+                                     FeaturesConfig, HistoryConfig, IdFeatureConfig, ModelConfig,
+                                     TaskConfig, TrainingConfig)
 
 __all__ = [
     "ConfigError", "DataConfig", "DenseFeatureConfig", "EmbeddingTableConfig", "ExperimentConfig",
-    "ExportConfig", "FeaturesConfig", "HistoryConfig", "IdFeatureConfig", "ModelConfig",
+    "ExploreConfig", "ExportConfig", "FeaturesConfig", "HistoryConfig", "IdFeatureConfig", "ModelConfig",
     "TaskConfig", "TrainingConfig", "deep_merge", "get_experiment", "register_experiment",
 ]

@@ -196,6 +196,40 @@ class ExportConfig(ConfigBase):
 
 
 @dataclasses.dataclass
+class ExploreConfig(ConfigBase):
+    """Neural-Linear Thompson sampling (LiRank §3.8, `lirank_tf.explore`).
+
+    ``enabled``: every training run ends with the Bayesian posterior of its last layer over its
+    training data (``RUN/explore/``; an incremental run carries its previous run's posterior
+    over, earlier evidence weighted by ``decay``), and the export adds the ``serve_explore``
+    signature (raw features + an int64 ``seed``: one Thompson draw of the last layer per
+    request, spread times ``exploration_scale``). ``tasks``: the heads explored (empty: all);
+    ``prior_variance``: of the isotropic prior around the trained weights; ``max_examples``:
+    cap on the examples of the update (0: all the training data).
+    """
+
+    enabled: bool = False
+    tasks: list[str] = field(default_factory=list)
+    prior_variance: float = 1.0
+    decay: float = 0.5
+    exploration_scale: float = 1.0
+    max_examples: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.prior_variance > 0:
+            raise ConfigError(f"explore.prior_variance: expected a number > 0, got "
+                              f"{self.prior_variance!r}")
+        if not 0.0 <= self.decay <= 1.0:
+            raise ConfigError(f"explore.decay: expected a number in [0, 1], got {self.decay!r}")
+        if not self.exploration_scale >= 0:
+            raise ConfigError(f"explore.exploration_scale: expected a number >= 0, got "
+                              f"{self.exploration_scale!r}")
+        if self.max_examples < 0:
+            raise ConfigError(f"explore.max_examples: expected an int >= 0 (0: all), got "
+                              f"{self.max_examples!r}")
+
+
+@dataclasses.dataclass
 class ExperimentConfig(ConfigBase):
     name: str
     data: DataConfig = field(default_factory=DataConfig)
@@ -204,6 +238,7 @@ class ExperimentConfig(ConfigBase):
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
 
     def __post_init__(self) -> None:
         table_names = {t.name for t in self.features.tables}
@@ -220,6 +255,9 @@ class ExperimentConfig(ConfigBase):
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise ConfigError(f"tasks: task names must be unique, got {names}")
+        unknown = [t for t in self.explore.tasks if t not in names]
+        if unknown:
+            raise ConfigError(f"explore.tasks: {unknown} are not tasks; tasks: {names}")
 
     @classmethod
     def load(cls, path: str | Path) -> "ExperimentConfig":

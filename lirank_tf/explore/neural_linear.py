@@ -38,6 +38,22 @@ def _find_heads(model: keras.Model) -> GroupedTaskHeads:
     return heads[0]
 
 
+def _node_of(model: keras.Model, layer: keras.layers.Layer):
+    """The call of ``layer`` inside ``model``'s graph.
+
+    A layer shared by two functional models (e.g. the int8 copy of a model made by
+    `lirank_tf.serving.quantize`, which shares every layer but the tables) has one inbound node
+    per model, and ``layer.input`` / ``layer.output`` name the first one. Keras 3 has no public
+    way to ask for the node of a given model, so this reads the model's private node map (the
+    only private Keras API of this package)."""
+    nodes = [node for depth in model._nodes_by_depth.values() for node in depth
+             if node.operation is layer]
+    if len(nodes) != 1:
+        raise ValueError(f"layer {layer.name!r} is called {len(nodes)} times in model "
+                         f"{model.name!r}; Neural-Linear needs exactly one call")
+    return nodes[0]
+
+
 class NeuralLinear:
     """Bayesian last layers of a trained multi-task model, with Thompson-sampled scoring.
 
@@ -75,10 +91,10 @@ class NeuralLinear:
         names = {layer.name for layer in model.layers}
         self.calibration = {t: model.get_layer(f"{t}_calibration") for t in self.all_tasks
                             if f"{t}_calibration" in names}
-        outputs = [self.heads.input]
+        outputs = [_node_of(model, self.heads).input_tensors[0]]
         self.has_calibration_ids = "calibration_buckets" in names
         if self.has_calibration_ids:
-            outputs.append(model.get_layer("calibration_buckets").output)
+            outputs.append(_node_of(model, model.get_layer("calibration_buckets")).outputs[0])
         self.trunk = keras.Model(model.inputs, outputs, name=f"{model.name}_neural_linear_trunk")
         self.posteriors = {task: BayesianLinearRegression(self.trained_weights(task),
                                                           1.0 / self.prior_variance)

@@ -24,6 +24,7 @@ import keras
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.preflight import check_files
+from lirank_tf.explore.run_posterior import make_explorer, update_run_posterior
 from lirank_tf.incremental.fisher import (DEFAULT_FISHER_BATCH_SIZE, FisherInformation,
                                           empirical_fisher)
 from lirank_tf.incremental.regularizer import (attach_fisher_penalty, check_cold_weight,
@@ -161,6 +162,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
     model = build_model(config)
+    if config.explore.enabled:
+        make_explorer(model, config)        # fails now, not after training, for MMoE / PLE heads
     set_warm_start_weights(model, model_weights(cold_model), model_weights(previous_model),
                            cold_weight)
     initial_penalty = fisher_penalty(model, anchors)
@@ -181,13 +184,16 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     try:
         fit = model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
                         steps_per_epoch=config.training.steps_per_epoch or None,
-                        callbacks=callbacks, verbose=config.training.verbose)
+                        shuffle=False, callbacks=callbacks,  # the reader shuffles
+                        verbose=config.training.verbose)
     finally:
         detach_fisher_penalty(model)
     train_seconds = time.perf_counter() - started
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
     run.history_path.write_text(json.dumps(history, indent=2))
     model.save(run.model_path)
+    if config.explore.enabled:   # LiRank §3.8: the previous posterior carried over and updated
+        update_run_posterior(run.path, model, config, transform, previous_run_dir=previous_dir)
 
     started = time.perf_counter()
     fisher = None

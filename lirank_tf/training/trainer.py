@@ -14,6 +14,7 @@ import tensorflow as tf
 from lirank_tf import distributed
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.preflight import check_files
+from lirank_tf.explore.run_posterior import make_explorer, update_run_posterior
 from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.callbacks import ReduceLearningRateOnPlateau
@@ -152,6 +153,8 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
     train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
     model = build_model(config)
+    if config.explore.enabled:
+        make_explorer(model, config)        # fails now, not after training, for MMoE / PLE heads
     model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
     run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -168,6 +171,8 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
     run.history_path.write_text(json.dumps(history, indent=2))
     model.save(run.model_path)
+    if config.explore.enabled:          # LiRank §3.8: the posterior, at the end of training
+        update_run_posterior(run.path, model, config, transform)
     return TrainResult(model=model, transform=transform, history=history, run=run)
 
 
@@ -249,7 +254,10 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
     # Horovod: gradient averaging; tables sharded over the workers with shard_embeddings.
     # Replicated tables: their row gradients are allgathered as (row ids, rows), never
     # densified (bytes grow with the batch's rows, not with the table size).
-    model = distributed.wrap_model(build_model(config), context, sparse_as_dense=False,
+    plain = build_model(config)
+    if config.explore.enabled:
+        make_explorer(plain, config)        # fails now, not after training, for MMoE / PLE heads
+    model = distributed.wrap_model(plain, context, sparse_as_dense=False,
                                    shard_embeddings=training.shard_embeddings)
     model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
     initial_epoch = 0
@@ -283,5 +291,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
     if context.is_chief:  # Horovod: rank 0 alone writes the history and the final model
         run.history_path.write_text(json.dumps(history, indent=2))
         final.save(run.model_path)
+        if config.explore.enabled:      # LiRank §3.8: the posterior of the final model
+            update_run_posterior(run.path, final, config, transform)
     context.barrier()
     return TrainResult(model=final, transform=transform, history=history, run=run)

@@ -29,6 +29,11 @@ logit of every task (click, like, comment, share, vote) drops by ``session_satia
 the number of OTHER impressions of the same session with the same content type, earlier or
 later in the session alike (the member sees the whole list). The ``oracle_*`` probabilities
 include it; long dwell feels it only through the sampled click (its dwell model is unchanged).
+``affinity_scale`` (default 1) weighs the member-post affinity in every task's logit (below 1:
+outcomes depend more on the post than on the member). For bandit replays a ranked day can be
+played in ``periods`` with ``feedback`` between them (the 8-hourly RO refits of LiRank §3.9,
+see `FeedSimulator.simulate_day`), and a ranker may ask `FeedSimulator.candidate_probabilities`
+for the true probabilities of the candidates it scores (an oracle reference).
 """
 
 from __future__ import annotations
