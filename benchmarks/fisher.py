@@ -11,6 +11,19 @@ batch size: seconds of the whole computation (each call traces its step once) an
 one-batch call (about the trace), examples per second, the ratio to
 the first batch size, the process's peak resident memory growth, and the largest relative
 difference of the result from the first batch size's (the same sum in another order).
+
+Result (defaults, idle 2-core machine, 1.51 M trainable weights, 4 min 42 s in all):
+
+    batch | seconds (incl. trace) | trace + 1 batch | examples/s | speed-up | RSS growth MB
+        8 |                  23.8 |            11.9 |       86.1 |    1.00x |            15
+       32 |                  41.5 |            10.8 |       49.4 |    0.57x |             2
+       64 |                  37.2 |            12.4 |       55.0 |    0.64x |           159
+      128 |                  82.5 |            15.8 |       24.8 |    0.29x |           359
+
+Larger batches are slower (the vectorised backward passes do not batch into bigger matrix
+products, and the sparse part grows as B^2), so the default stays 8. All results agree to
+3.3e-7. After the ~12 s trace the Fisher costs ~6 ms per example, about 7x the ~0.9 ms per
+example of a training step: what remains is the per-example backward pass itself.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@
                     [--cold-weight A] [--forgetting-factor L]   incremental training (LiRank §3.6)
     lirank-tf evaluate --run DIR [--data GLOB] [--replay-top-n N]
     lirank-tf explore --run DIR [--previous PREV]   the Neural-Linear posterior of a run (LiRank §3.8)
-    lirank-tf export --run DIR [--quantize int8]   (+ serve_explore when the run has a posterior)
+    lirank-tf export --run DIR [--quantize int8] [--root-object-table TABLE]
+                    (+ serve_explore when the run has a posterior)
+    lirank-tf root-objects fit --run DIR --data GLOB -o TABLE [--tasks like,click] [--l2 1]
+    lirank-tf root-objects update --export DIR --table TABLE   (RO model of LiRank §3.9)
 """
 
 from __future__ import annotations
@@ -95,9 +98,25 @@ def _export(args: argparse.Namespace) -> int:
     from lirank_tf.explore.run_posterior import has_posterior
     path = workflow.export_run(args.run, args.export_dir,
                                quantize=None if args.quantize == "none" else args.quantize,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, root_object_table=args.root_object_table)
     explore = ", serve_explore (Thompson sampling)" if has_posterior(args.run) else ""
-    print(f"exported SavedModel: {path} (serving_default, serve_examples{explore})")
+    wide = f"; root-object effects from {args.root_object_table}" if args.root_object_table else ""
+    print(f"exported SavedModel: {path} (serving_default, serve_examples{explore}{wide})")
+    return 0
+
+
+def _root_objects(args: argparse.Namespace) -> int:
+    from lirank_tf import workflow
+    if args.action == "update":
+        path = workflow.update_root_objects(args.export, args.table)
+        print(f"replaced the root-object table of {args.export} ({path}); servers pick it up "
+              "when they load the export")
+        return 0
+    effects = workflow.fit_root_objects(
+        args.run, args.data, args.output, tasks=[t for t in args.tasks.split(",") if t],
+        l2=args.l2, previous=args.previous, carry_over=args.carry_over,
+        root_object_field=args.field, overwrite=args.overwrite)
+    print(f"fitted {len(effects.table)} root objects ({', '.join(effects.tasks)}): {args.output}")
     return 0
 
 
@@ -171,7 +190,29 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--quantize", choices=["none", "int8"], default="none",
                         help="int8: middle-max row-wise embedding quantization (LiRank §3.13)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    export.add_argument("--root-object-table", metavar="TABLE",
+                        help="add the root-object effects of TABLE (`lirank-tf root-objects fit`)")
     export.set_defaults(handler=_export)
+
+    wide = commands.add_parser("root-objects",
+                               help="the root-object random-effect model (LiRank §3.9)")
+    actions = wide.add_subparsers(dest="action", required=True)
+    fit = actions.add_parser("fit", help="fit the effects on recent data, as the residual of a run")
+    fit.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
+    fit.add_argument("--data", action="append", required=True, help="glob of Avro files (repeatable)")
+    fit.add_argument("-o", "--output", required=True, help="table to write (TSV, + .json)")
+    fit.add_argument("--tasks", default="like,click", help="comma-separated tasks (default like,click)")
+    fit.add_argument("--l2", type=_number_in(0.0, None), default=1.0,
+                     help="prior precision of each effect (default 1)")
+    fit.add_argument("--previous", metavar="TABLE", help="the previous fit, for --carry-over")
+    fit.add_argument("--carry-over", type=_number_in(0.0, 1.0), default=0.0,
+                     help="prior mean = this x the previous effect (default 0)")
+    fit.add_argument("--field", default="root_object_id", help="the root-object id field")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing table")
+    update = actions.add_parser("update", help="swap the table of an export in place")
+    update.add_argument("--export", required=True, help="export directory")
+    update.add_argument("--table", required=True, help="table of `root-objects fit`")
+    wide.set_defaults(handler=_root_objects)
 
     explore = commands.add_parser(
         "explore", help="the Neural-Linear last-layer posterior of a run, for Thompson sampling")

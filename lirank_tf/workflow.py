@@ -138,9 +138,12 @@ def explore_run(run_dir: str | Path, previous_run_dir: str | Path | None = None)
 
 
 def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
-               quantize: str | None = None, overwrite: bool = False) -> Path:
+               quantize: str | None = None, overwrite: bool = False,
+               root_object_table: str | Path | None = None) -> Path:
     """Writes the serving SavedModel of a finished run (default ``DIR/export``); with the run's
-    Neural-Linear posterior (``explore.enabled``, LiRank §3.8) it also has ``serve_explore``.
+    Neural-Linear posterior (``explore.enabled``, LiRank §3.8) it also has ``serve_explore``;
+    with ``root_object_table`` (written by `fit_root_objects`, LiRank §3.9) every signature adds
+    the root-object effects, from an asset that `update_root_objects` can replace.
 
     The export is written beside the target and moved in place when complete, so a failed
     export leaves an earlier one (replaced only with ``overwrite``) untouched."""
@@ -148,22 +151,27 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     from lirank_tf.explore.run_posterior import load_run_explorer
     from lirank_tf.serving import export_serving_model
     from lirank_tf.serving.quantize import check_quantize, quantize_embedding_tables
+    from lirank_tf.wide import export_with_root_object_table
 
     config, transform, model = load_run(run_dir)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise FileExistsError(f"{target} already holds an export; pass --overwrite to replace it")
+    effects = _load_root_objects(root_object_table) if root_object_table else None
     quantize = check_quantize(quantize or config.export.quantize)
     served = quantize_embedding_tables(model) if quantize == "int8" else model
     explorer = load_run_explorer(run_dir, served, config)
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        if explorer is None:
-            export_serving_model(config, transform, served, partial, quantize="none")
-        else:
+        if explorer is not None:
             export_explore_model(config, transform, explorer, partial,
-                                 exploration_scale=config.explore.exploration_scale)
+                                 exploration_scale=config.explore.exploration_scale,
+                                 effects=effects)
+        elif effects is not None:
+            export_with_root_object_table(config, transform, served, effects, partial)
+        else:
+            export_serving_model(config, transform, served, partial, quantize="none")
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -171,3 +179,72 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
         shutil.rmtree(target)
     partial.rename(target)
     return target
+
+
+def _load_root_objects(table: str | Path):
+    from lirank_tf.wide import RootObjectEffects
+
+    if not Path(table).exists() or not Path(f"{table}.json").exists():
+        raise FileNotFoundError(f"no root-object table at {table} (and its {Path(table).name}"
+                                ".json): write one with `lirank-tf root-objects fit`")
+    return RootObjectEffects.load(table)
+
+
+def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Path, *,
+                     tasks: Sequence[str] = ("like", "click"), l2: float = 1.0,
+                     previous: str | Path | None = None, carry_over: float = 0.0,
+                     root_object_field: str = "root_object_id", overwrite: bool = False):
+    """Fits the root-object effects (LiRank §3.9) on ``data`` (e.g. the last 8 hours of
+    impressions) as the residual of the run's model, and writes the table ``output`` (+
+    ``.json``). ``previous`` (a table) with ``carry_over`` in [0, 1] centres each id's prior at
+    ``carry_over`` x its previous effect. Returns the `RootObjectEffects`."""
+    import fastavro
+    import numpy as np
+    import tensorflow as tf
+
+    from lirank_tf.data.raw_features import raw_fields
+    from lirank_tf.serving.request import records_to_request
+    from lirank_tf.wide import RootObjectEffects
+
+    output = Path(output)
+    if (output.exists() or Path(f"{output}.json").exists()) and not overwrite:
+        raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
+    config, transform, model = load_run(run_dir)
+    labels_of = {t.name: t.label for t in config.tasks}
+    unknown = [t for t in tasks if t not in labels_of]
+    if unknown:
+        raise ValueError(f"root-object tasks {unknown} are not tasks of {run_dir}: "
+                         f"{sorted(labels_of)}")
+    effects = RootObjectEffects(tasks, l2=l2, carry_over=carry_over)
+    if previous is not None:
+        effects.table = _load_root_objects(previous).table
+    fields = raw_fields(config)
+    ids, predicted, labels = [], {t: [] for t in tasks}, {t: [] for t in tasks}
+    for path in expand_globs(data, "root-object data"):
+        with open(path, "rb") as handle:
+            records = list(fastavro.reader(handle))
+        for name in (root_object_field, *(labels_of[t] for t in tasks)):
+            if records and name not in records[0]:
+                raise ValueError(f"{path}: records have no field {name!r}")
+        for start in range(0, len(records), 4096):
+            chunk = records[start:start + 4096]
+            request = records_to_request(chunk, fields)
+            outputs = model(transform({k: tf.constant(v) for k, v in request.items()}),
+                            training=False)
+            ids += [r[root_object_field] for r in chunk]
+            for task in tasks:
+                predicted[task].append(np.asarray(outputs[task], np.float64).reshape(-1))
+                labels[task].append(np.array([r[labels_of[task]] for r in chunk], np.float64))
+    if not ids:
+        raise ValueError(f"no records in {list(data)} to fit root-object effects on")
+    effects.fit(np.array(ids), {t: np.concatenate(v) for t, v in predicted.items()},
+                {t: np.concatenate(v) for t, v in labels.items()})
+    effects.save(output)
+    return effects
+
+
+def update_root_objects(export_dir: str | Path, table: str | Path) -> Path:
+    """Replaces the root-object table of an export in place (the global model untouched)."""
+    from lirank_tf.wide import update_root_object_table
+
+    return update_root_object_table(export_dir, _load_root_objects(table))

@@ -10,10 +10,15 @@ trained weights) plus ``serve_explore``: the same raw-feature inputs and an int6
 draw: one plausible model per request, the same seed giving the same ranking. The posterior
 means and Cholesky factors are variables of the SavedModel, written at export time — export
 again after each period's `NeuralLinear.update`.
+
+With root-object effects (LiRank §3.9, `lirank_tf.wide`) every signature, ``serve_explore``
+included, adds the RO table's effect to the like / click logits (the paper explores "alongside
+RO Wide scores"); the table stays an updatable asset (`lirank_tf.wide.update_root_object_table`).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import tensorflow as tf
@@ -24,6 +29,8 @@ from lirank_tf.serving.export import ServingModule, raw_signature
 from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
                                           same_rows_checks)
 from lirank_tf.transform import TransformationModel
+from lirank_tf.wide.export import TABLE_ASSET, RootObjectTables, write_root_object_assets
+from lirank_tf.wide.root_object import RootObjectEffects
 
 SEED_INPUT = "seed"
 
@@ -36,11 +43,18 @@ class _Untracked:
 
 
 class ThompsonServingModule(ServingModule):
-    """`ServingModule` + ``serve_explore(raw features..., seed)`` (Thompson sampling)."""
+    """`ServingModule` + ``serve_explore(raw features..., seed)`` (Thompson sampling); with
+    ``effects`` and ``table_path`` every signature adds the root-object effects."""
 
     def __init__(self, config: ExperimentConfig, transform: TransformationModel,
-                 explorer: NeuralLinear, exploration_scale: float = 1.0) -> None:
+                 explorer: NeuralLinear, exploration_scale: float = 1.0,
+                 effects: RootObjectEffects | None = None,
+                 table_path: str | Path | None = None) -> None:
         super().__init__(config, transform, explorer.model)
+        if (effects is None) != (table_path is None):
+            raise ValueError("effects and table_path go together")
+        self.root_objects = (RootObjectTables(config, self.fields, effects, table_path)
+                             if effects is not None else None)
         if isinstance(exploration_scale, bool) or not float(exploration_scale) >= 0:
             raise ValueError(f"exploration_scale must be >= 0, got {exploration_scale!r}")
         specs = raw_signature(self.fields)
@@ -61,6 +75,10 @@ class ThompsonServingModule(ServingModule):
 
     def signatures(self) -> dict:
         return dict(super().signatures(), serve_explore=self.serve_explore)
+
+    def _score(self, raw: dict) -> dict[str, tf.Tensor]:
+        results = super()._score(raw)
+        return results if self.root_objects is None else self.root_objects.adjust(results, raw)
 
     def _sampled_weights(self, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         draws = {}
@@ -86,14 +104,21 @@ class ThompsonServingModule(ServingModule):
                                                            self._sampled_weights(seed))
         results = {t.name: probabilities[t.name] for t in self.config.tasks}
         results["score"] = tf.add_n([t.score_weight * results[t.name] for t in self.config.tasks])
-        return results
+        return results if self.root_objects is None else self.root_objects.adjust(results, raw)
 
 
 def export_explore_model(config: ExperimentConfig, transform: TransformationModel,
                          explorer: NeuralLinear, export_dir: str | Path,
-                         exploration_scale: float = 1.0) -> Path:
-    """Writes the SavedModel with ``serving_default``, ``serve_examples`` and ``serve_explore``."""
+                         exploration_scale: float = 1.0,
+                         effects: RootObjectEffects | None = None) -> Path:
+    """Writes the SavedModel with ``serving_default``, ``serve_examples`` and ``serve_explore``
+    (and, with ``effects``, the root-object table as the asset of `lirank_tf.wide`)."""
     export_dir = Path(export_dir)
-    module = ThompsonServingModule(config, transform, explorer, exploration_scale)
-    tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
+    with tempfile.TemporaryDirectory() as scratch:
+        table = effects.write_table(Path(scratch) / TABLE_ASSET) if effects is not None else None
+        module = ThompsonServingModule(config, transform, explorer, exploration_scale, effects,
+                                       table)
+        tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
+    if effects is not None:
+        write_root_object_assets(export_dir, effects)
     return export_dir

@@ -32,24 +32,26 @@ SETTINGS_ASSET = "root_object_effects.json"
 ROOT_OBJECT_FIELD = "root_object_id"
 
 
-class RootObjectServingModule(ServingModule):
-    """`ServingModule` whose RO-task probabilities include the root-object random effect."""
+class RootObjectTables(tf.Module):
+    """The RO tables of an export: one `StaticHashTable` per RO task, initialised from the
+    asset ``table_path`` (one ``id<TAB>b_task1<TAB>b_task2...`` line per id), and the
+    adjustment ``sigmoid(logit(p) + b_id)`` of the RO tasks' probabilities."""
 
-    def __init__(self, config: ExperimentConfig, transform: TransformationModel,
-                 model: keras.Model, effects: RootObjectEffects, table_path: str | Path,
-                 root_object_field: str = ROOT_OBJECT_FIELD) -> None:
-        super().__init__(config, transform, model)
+    def __init__(self, config: ExperimentConfig, fields, effects: RootObjectEffects,
+                 table_path: str | Path, root_object_field: str = ROOT_OBJECT_FIELD) -> None:
+        super().__init__(name="root_object_tables")
         task_names = [t.name for t in config.tasks]
         missing = [t for t in effects.tasks if t not in task_names]
         if missing:
             raise ValueError(f"root-object tasks {missing} are not tasks of the config "
                              f"{task_names}")
-        if root_object_field not in [f.name for f in self.fields if f.kind == "string"]:
+        strings = [f.name for f in fields if f.kind == "string"]
+        if root_object_field not in strings:
             raise ValueError(f"root_object_field {root_object_field!r} is not a raw string feature "
-                             f"of the config; string features: "
-                             f"{[f.name for f in self.fields if f.kind == 'string']}")
+                             f"of the config; string features: {strings}")
         self.root_object_field = root_object_field
         self.ro_tasks = list(effects.tasks)
+        self._weights = {t.name: t.score_weight for t in config.tasks}
         self.table_asset = tf.saved_model.Asset(str(table_path))
         self.ro_tables = {
             task: tf.lookup.StaticHashTable(
@@ -57,15 +59,36 @@ class RootObjectServingModule(ServingModule):
                                               delimiter="\t"), default_value=0.0)
             for k, task in enumerate(self.ro_tasks)}
 
-    def _score(self, raw: dict) -> dict[str, tf.Tensor]:
-        results = super()._score(raw)
+    def adjust(self, results: dict[str, tf.Tensor], raw: dict) -> dict[str, tf.Tensor]:
+        """``results`` with the RO tasks' probabilities adjusted and the score recomputed."""
+        results = dict(results)
         ids = tf.reshape(raw[self.root_object_field], [-1])
         for task in self.ro_tasks:
             p = tf.clip_by_value(results[task], 1e-6, 1.0 - 1e-6)
             logit = tf.math.log(p) - tf.math.log1p(-p)
             results[task] = tf.sigmoid(logit + self.ro_tables[task].lookup(ids))
-        results["score"] = tf.add_n([t.score_weight * results[t.name] for t in self.config.tasks])
+        results["score"] = tf.add_n([w * results[name] for name, w in self._weights.items()])
         return results
+
+
+class RootObjectServingModule(ServingModule):
+    """`ServingModule` whose RO-task probabilities include the root-object random effect."""
+
+    def __init__(self, config: ExperimentConfig, transform: TransformationModel,
+                 model: keras.Model, effects: RootObjectEffects, table_path: str | Path,
+                 root_object_field: str = ROOT_OBJECT_FIELD) -> None:
+        super().__init__(config, transform, model)
+        self.root_objects = RootObjectTables(config, self.fields, effects, table_path,
+                                             root_object_field)
+
+    def _score(self, raw: dict) -> dict[str, tf.Tensor]:
+        return self.root_objects.adjust(super()._score(raw), raw)
+
+
+def write_root_object_assets(export_dir: str | Path, effects: RootObjectEffects) -> None:
+    """The settings asset that `update_root_object_table` checks a new table against."""
+    (Path(export_dir) / "assets" / SETTINGS_ASSET).write_text(
+        json.dumps({"tasks": effects.tasks}) + "\n")
 
 
 def export_with_root_object_table(config: ExperimentConfig, transform: TransformationModel,
@@ -77,7 +100,7 @@ def export_with_root_object_table(config: ExperimentConfig, transform: Transform
         table = effects.write_table(Path(scratch) / TABLE_ASSET)
         module = RootObjectServingModule(config, transform, model, effects, table)
         tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
-    (export_dir / "assets" / SETTINGS_ASSET).write_text(json.dumps({"tasks": effects.tasks}) + "\n")
+    write_root_object_assets(export_dir, effects)
     return export_dir
 
 

@@ -1,0 +1,148 @@
+"""`lirank-tf root-objects fit / update` and `lirank-tf export --root-object-table`: the RO
+model of LiRank §3.9 from the command line, alone and with the Thompson signature (§3.8)."""
+
+from itertools import islice
+
+import fastavro
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lirank_tf.cli import main
+from lirank_tf.config import get_experiment
+from lirank_tf.data.raw_features import raw_fields
+from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.explore.run_posterior import load_run_explorer
+from lirank_tf.serving.request import records_to_request
+from lirank_tf.training.pipeline import training_dataset
+from lirank_tf.training.trainer import train
+from lirank_tf.wide import RootObjectEffects
+from lirank_tf.workflow import load_run
+
+SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": False,
+               "interaction": "none", "sparse_moe": False}
+
+
+def logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ro_cli")
+    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
+        num_days=3, valid_days=0, test_days=1, impressions_per_day=600, num_members=120,
+        posts_per_day=40, seed=9))
+    config = get_experiment("feed", {
+        "data": {"train": manifest["train"], "reader": "fastavro"}, "model": SMALL_MODEL,
+        "training": {"epochs": 1, "batch_size": 128, "verbose": 0},
+        "explore": {"enabled": True, "tasks": ["click"]}})
+    train(config, root / "run")
+    table = root / "ro.tsv"
+    assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
+                 manifest["train"][1], "-o", str(table), "--l2", "2.0"]) == 0
+    return root, manifest, table
+
+
+def test_fit_solves_the_penalised_likelihood_of_each_root_object(fitted):
+    root, manifest, table = fitted
+    effects = RootObjectEffects.load(table)
+    assert effects.tasks == ["like", "click"] and effects.l2 == 2.0
+    config, transform, model = load_run(root / "run")
+    day = manifest["train"][1]
+    with open(day, "rb") as handle:
+        records = list(fastavro.reader(handle))
+    ids = np.array([r["root_object_id"] for r in records])
+    # the global predictions in file order, from the training input pipeline (not the CLI's)
+    predicted = {t: [] for t in effects.tasks}
+    for inputs, _ in training_dataset(config, [day], transform, shuffle=False, batch_size=97):
+        outputs = model(inputs, training=False)
+        for task in predicted:
+            predicted[task].append(np.asarray(outputs[task], np.float64).reshape(-1))
+    assert set(effects.table) == set(ids)
+    for k, task in enumerate(effects.tasks):
+        offset = logit(np.concatenate(predicted[task]))
+        labels = np.array([r[task] for r in records], np.float64)
+        b = np.array([effects.table[i][k] for i in ids])
+        # stationarity of sum_i [l log s(o + b) + (1 - l) log(1 - s(o + b))] - l2/2 b^2 per id
+        residual = labels - sigmoid(offset + b)
+        for root_id in np.unique(ids)[:40]:
+            rows = ids == root_id
+            gradient = residual[rows].sum() - 2.0 * effects.table[root_id][k]
+            assert abs(gradient) < 1e-4, (task, root_id, gradient)
+    assert np.std([v[0] for v in effects.table.values()]) > 0.05
+
+
+def request_of(manifest, config, count=12):
+    with open(manifest["test"][0], "rb") as handle:
+        records = list(islice(fastavro.reader(handle), count))
+    request = {k: tf.constant(v) for k, v in records_to_request(records, raw_fields(config)).items()}
+    return records, request
+
+
+def test_export_adds_the_effects_to_every_signature_and_update_swaps_them(fitted, capsys):
+    root, manifest, table = fitted
+    target = root / "export"
+    assert main(["export", "--run", str(root / "run"), "--export-dir", str(target),
+                 "--root-object-table", str(table)]) == 0
+    assert "root-object effects from" in capsys.readouterr().out
+    config, transform, model = load_run(root / "run")
+    records, request = request_of(manifest, config)
+    ids = [r["root_object_id"] for r in records]
+    effects = RootObjectEffects.load(table)
+    global_p = model(transform(request), training=False)
+    explorer = load_run_explorer(root / "run", model, config)
+    loaded = tf.saved_model.load(str(target))
+    served = loaded.signatures["serving_default"](**request)
+    explored = loaded.signatures["serve_explore"](**request, seed=tf.constant(3, tf.int64))
+    noise = tf.random.stateless_normal([explorer.posteriors["click"].dim], seed=[3, 0]).numpy()
+    draw = explorer.posteriors["click"].mean + explorer.posteriors["click"].scale_tril() @ noise
+    sampled = explorer.probabilities(transform(request), {"click": draw})
+    for k, task in enumerate(effects.tasks):
+        b = np.array([effects.table.get(i, np.zeros(2))[k] for i in ids])
+        expected = sigmoid(logit(np.asarray(global_p[task], np.float64).reshape(-1)) + b)
+        np.testing.assert_allclose(served[task].numpy(), expected, rtol=1e-4, atol=1e-6)
+        expected = sigmoid(logit(sampled[task].numpy().astype(np.float64)) + b)
+        np.testing.assert_allclose(explored[task].numpy(), expected, rtol=1e-4, atol=1e-6)
+    assert any(i in effects.table for i in ids)
+
+    # a new table (every effect +1 on like) replaces the asset; the variables are untouched
+    shifted = RootObjectEffects.load(table)
+    shifted.table = {i: v + np.array([1.0, 0.0]) for i, v in shifted.table.items()}
+    shifted.save(root / "shifted.tsv")
+    variables = (target / "variables" / "variables.data-00000-of-00001").read_bytes()
+    assert main(["root-objects", "update", "--export", str(target), "--table",
+                 str(root / "shifted.tsv")]) == 0
+    assert (target / "variables" / "variables.data-00000-of-00001").read_bytes() == variables
+    updated = tf.saved_model.load(str(target)).signatures["serving_default"](**request)
+    known = np.array([i in effects.table for i in ids])
+    gap = logit(updated["like"].numpy().astype(np.float64)) - logit(
+        served["like"].numpy().astype(np.float64))
+    np.testing.assert_allclose(gap[known], 1.0, atol=1e-3)
+    np.testing.assert_allclose(gap[~known], 0.0, atol=1e-6)
+
+
+def test_command_errors_name_the_problem(fitted, tmp_path, capsys):
+    root, manifest, table = fitted
+    assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
+                 manifest["train"][1], "-o", str(table)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
+                 manifest["train"][1], "-o", str(tmp_path / "t.tsv"), "--tasks", "dwell"]) == 2
+    assert "root-object tasks ['dwell'] are not tasks" in capsys.readouterr().err
+    assert main(["export", "--run", str(root / "run"), "--export-dir", str(tmp_path / "e"),
+                 "--root-object-table", str(tmp_path / "missing.tsv")]) == 2
+    assert "no root-object table at" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
+    # carry-over: the prior of a refit is centred at 0.5 x the previous effect
+    assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
+                 manifest["train"][1], "-o", str(tmp_path / "next.tsv"), "--previous",
+                 str(table), "--carry-over", "0.5", "--l2", "1e6"]) == 0
+    previous, carried = RootObjectEffects.load(table), RootObjectEffects.load(tmp_path / "next.tsv")
+    for root_id in list(previous.table)[:20]:      # a huge l2 pins each effect to its prior mean
+        np.testing.assert_allclose(carried.table[root_id], 0.5 * previous.table[root_id],
+                                   atol=1e-3)
