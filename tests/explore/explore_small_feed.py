@@ -26,3 +26,16 @@ def small_feed(root, **model_overrides):
 def batches(config, files, transform, batch_size=100):
     """The ``(inputs, labels)`` batches of ``files``, read once into memory."""
     return list(training_dataset(config, files, transform, shuffle=False, batch_size=batch_size))
+
+
+def served_draws(explorer, seed, exploration_scale=1.0):
+    """The last-layer weights ``serve_explore`` draws for ``seed``, in NumPy: per explored task
+    t (its index), mean + scale * L @ stateless_normal([d], seed=(seed, t))."""
+    import tensorflow as tf
+
+    draws = {}
+    for index, task in enumerate(explorer.tasks):
+        posterior = explorer.posteriors[task]
+        noise = tf.random.stateless_normal([posterior.dim], seed=[seed, index]).numpy()
+        draws[task] = posterior.mean + exploration_scale * posterior.scale_tril() @ noise
+    return draws

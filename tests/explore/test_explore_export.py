@@ -6,7 +6,7 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
-from explore_small_feed import batches, small_feed
+from explore_small_feed import batches, served_draws, small_feed
 from stock_ops_check import saved_model_op_types
 
 from lirank_tf.data.raw_features import raw_fields
@@ -40,12 +40,7 @@ def test_serving_default_still_serves_the_trained_model(exported):
 def test_serve_explore_draws_mean_plus_scaled_cholesky_times_stateless_normal(exported):
     config, transform, explorer, loaded, request, _ = exported
     served = loaded.signatures["serve_explore"](**request, seed=tf.constant(42, tf.int64))
-    draws = {}
-    for index, task in enumerate(explorer.tasks):
-        posterior = explorer.posteriors[task]
-        noise = tf.random.stateless_normal([posterior.dim], seed=[42, index]).numpy()
-        draws[task] = posterior.mean + 1.5 * posterior.scale_tril() @ noise
-    expected = explorer.probabilities(transform(request), draws)
+    expected = explorer.probabilities(transform(request), served_draws(explorer, 42, 1.5))
     for task in config.tasks:
         np.testing.assert_allclose(served[task.name].numpy(), expected[task.name].numpy(),
                                    rtol=1e-4, atol=1e-6, err_msg=task.name)

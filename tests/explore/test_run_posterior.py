@@ -8,6 +8,7 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
+from explore_small_feed import SMALL_MODEL, served_draws
 
 from lirank_tf.cli import main
 from lirank_tf.config import ConfigError, get_experiment
@@ -20,8 +21,6 @@ from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import train
 from lirank_tf.workflow import load_run
 
-SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": False,
-               "interaction": "none", "sparse_moe": False}
 EXPLORE = {"enabled": True, "tasks": ["click", "like"], "prior_variance": 0.5, "decay": 0.25,
            "exploration_scale": 1.5}
 
@@ -97,12 +96,7 @@ def test_the_export_serves_thompson_draws_of_the_run_posterior(runs, quantize, c
         records = list(islice(fastavro.reader(handle), 12))
     request = {k: tf.constant(v) for k, v in records_to_request(records, raw_fields(config)).items()}
     served = loaded.signatures["serve_explore"](**request, seed=tf.constant(9, tf.int64))
-    draws = {}
-    for index, task in enumerate(explorer.tasks):
-        posterior = explorer.posteriors[task]
-        noise = tf.random.stateless_normal([posterior.dim], seed=[9, index]).numpy()
-        draws[task] = posterior.mean + 1.5 * posterior.scale_tril() @ noise
-    expected = explorer.probabilities(transform(request), draws)
+    expected = explorer.probabilities(transform(request), served_draws(explorer, 9, 1.5))
     # int8 tables change the embeddings by at most half a quantization step per value
     tolerance = dict(rtol=1e-5, atol=1e-6) if quantize == "none" else dict(rtol=0, atol=2e-2)
     for task in config.tasks:

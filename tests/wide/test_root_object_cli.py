@@ -7,6 +7,8 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
+from explore_small_feed import SMALL_MODEL, served_draws
+from ro_reference import logit, sigmoid
 
 from lirank_tf.cli import main
 from lirank_tf.config import get_experiment
@@ -18,17 +20,6 @@ from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import train
 from lirank_tf.wide import RootObjectEffects
 from lirank_tf.workflow import load_run
-
-SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": False,
-               "interaction": "none", "sparse_moe": False}
-
-
-def logit(p):
-    return np.log(p) - np.log1p(-p)
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +90,7 @@ def test_export_adds_the_effects_to_every_signature_and_update_swaps_them(fitted
     loaded = tf.saved_model.load(str(target))
     served = loaded.signatures["serving_default"](**request)
     explored = loaded.signatures["serve_explore"](**request, seed=tf.constant(3, tf.int64))
-    noise = tf.random.stateless_normal([explorer.posteriors["click"].dim], seed=[3, 0]).numpy()
-    draw = explorer.posteriors["click"].mean + explorer.posteriors["click"].scale_tril() @ noise
-    sampled = explorer.probabilities(transform(request), {"click": draw})
+    sampled = explorer.probabilities(transform(request), served_draws(explorer, 3))
     for k, task in enumerate(effects.tasks):
         b = np.array([effects.table.get(i, np.zeros(2))[k] for i in ids])
         expected = sigmoid(logit(np.asarray(global_p[task], np.float64).reshape(-1)) + b)

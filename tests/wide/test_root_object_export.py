@@ -9,6 +9,7 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
+from ro_reference import logit, sigmoid
 from stock_ops_check import saved_model_op_types
 
 from lirank_tf.config import get_experiment
@@ -22,14 +23,6 @@ from lirank_tf.wide import (RootObjectEffects, export_with_root_object_table,
 
 SMALL_MODEL = {"hidden_units": [16], "tower_units": [8], "history_encoder": False,
                "interaction": "none", "sparse_moe": False}
-
-
-def logit(p):
-    return np.log(p) - np.log1p(-p)
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
 
 
 def tree_digest(path):
