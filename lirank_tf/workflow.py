@@ -200,10 +200,9 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
     ``carry_over`` x its previous effect. Returns the `RootObjectEffects`."""
     import fastavro
     import numpy as np
-    import tensorflow as tf
 
     from lirank_tf.data.raw_features import raw_fields
-    from lirank_tf.serving.request import records_to_request
+    from lirank_tf.serving.request import record_probabilities
     from lirank_tf.wide import RootObjectEffects
 
     output = Path(output)
@@ -226,15 +225,11 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
         for name in (root_object_field, *(labels_of[t] for t in tasks)):
             if records and name not in records[0]:
                 raise ValueError(f"{path}: records have no field {name!r}")
-        for start in range(0, len(records), 4096):
-            chunk = records[start:start + 4096]
-            request = records_to_request(chunk, fields)
-            outputs = model(transform({k: tf.constant(v) for k, v in request.items()}),
-                            training=False)
-            ids += [r[root_object_field] for r in chunk]
-            for task in tasks:
-                predicted[task].append(np.asarray(outputs[task], np.float64).reshape(-1))
-                labels[task].append(np.array([r[labels_of[task]] for r in chunk], np.float64))
+        ids += [r[root_object_field] for r in records]
+        for task, values in record_probabilities(model, transform, fields, records,
+                                                 tasks).items():
+            predicted[task].append(values)
+            labels[task].append(np.array([r[labels_of[task]] for r in records], np.float64))
     if not ids:
         raise ValueError(f"no records in {list(data)} to fit root-object effects on")
     effects.fit(np.array(ids), {t: np.concatenate(v) for t, v in predicted.items()},

@@ -36,11 +36,10 @@ from typing import Sequence
 import fastavro
 import keras
 import numpy as np
-import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.serving.request import record_probabilities
 from lirank_tf.transform import TransformationModel
 
 CONTRIBUTION_TASKS = ("like", "comment", "share", "vote")
@@ -162,18 +161,13 @@ def model_scores(model: keras.Model, transform: TransformationModel, config: Exp
     With ``neutral_position`` (default 0.0) the dense feature ``position`` (if the config has
     one) is replaced by that value, so the logged position does not leak into the ranking.
     """
-    fields = raw_fields(config)
     has_position = any(f.name == "position" for f in config.features.dense)
-    scores = []
-    for start in range(0, len(records), batch_size):
-        chunk = records[start:start + batch_size]
-        if has_position and neutral_position is not None:
-            chunk = [dict(r, position=neutral_position) for r in chunk]
-        request = records_to_request(chunk, fields)
-        outputs = model(transform({k: tf.constant(v) for k, v in request.items()}), training=False)
-        scores.append(sum(t.score_weight * np.asarray(outputs[t.name], np.float64).reshape(-1)
-                          for t in config.tasks))
-    return np.concatenate(scores) if scores else np.zeros(0)
+    if has_position and neutral_position is not None:
+        records = [dict(r, position=neutral_position) for r in records]
+    probabilities = record_probabilities(model, transform, raw_fields(config), records,
+                                         [t.name for t in config.tasks], batch_size)
+    return sum((t.score_weight * probabilities[t.name] for t in config.tasks),
+               np.zeros(len(records)))
 
 
 def replay_top_n_of_files(files: Sequence[str]) -> int:

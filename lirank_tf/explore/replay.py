@@ -31,12 +31,11 @@ from typing import Literal
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore.neural_linear import NeuralLinear
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.serving.request import model_inputs
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import batches_of
 from lirank_tf.transform import TransformationModel
@@ -109,6 +108,7 @@ class ExploreExploitRanker:
         self.fields = raw_fields(config)
         self.weights = {t.name: t.score_weight for t in config.tasks}
         self._calls = 0
+        self._last_scores = None   # (scores, exploit scores, session index) of the last call
         self.window: list[dict] = []                # per period: day, ids, offsets, labels, records
         self.explored_impressions = 0    # shown impressions the exploit scores would not show
 
@@ -116,10 +116,6 @@ class ExploreExploitRanker:
     def draw_seed(self) -> int:
         """The seed of the Thompson draws of the latest call (reproducible replays)."""
         return self.seed * 1_000_003 + self._calls
-
-    def _inputs(self, records: list[dict]) -> dict:
-        request = records_to_request(records, self.fields)
-        return self.transform({k: tf.constant(v) for k, v in request.items()})
 
     def _exploit_weights(self) -> dict[str, np.ndarray]:
         if self.exploration.last_layer == "trained":
@@ -131,7 +127,7 @@ class ExploreExploitRanker:
         outputs: dict[str, list] = {t: [] for t in self.weights}
         centre = self._exploit_weights()
         for start in range(0, len(records), CHUNK):
-            inputs = self._inputs(records[start:start + CHUNK])
+            inputs = model_inputs(records[start:start + CHUNK], self.fields, self.transform)
             for task, values in self.explorer.probabilities(inputs, centre).items():
                 outputs[task].append(values.numpy())
         return {t: np.concatenate(v) if v else np.zeros(0) for t, v in outputs.items()}
@@ -163,7 +159,7 @@ class ExploreExploitRanker:
         scores, exploit_scores = [], []
         for start in range(0, len(records), CHUNK):
             chunk = records[start:start + CHUNK]
-            inputs = self._inputs(chunk)
+            inputs = model_inputs(chunk, self.fields, self.transform)
             ids = np.array([r["root_object_id"] for r in chunk])
             mean = {t: v.numpy() for t, v in self.explorer.probabilities(inputs, centre).items()}
             exploit_scores.append(self.score(self.effects.adjust(ids, mean)))
@@ -198,7 +194,7 @@ class ExploreExploitRanker:
 
     def _count_explored(self, records: list[dict]) -> None:
         """Shown impressions that the exploit scores would not have put in the session."""
-        if not self.exploration.explores or not hasattr(self, "_last_scores"):
+        if not self.exploration.explores or self._last_scores is None:
             return
         scores, exploit, session = self._last_scores
         width = len(scores) // (int(session.max()) + 1)
