@@ -167,7 +167,9 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
         if explorer is not None:
             export_explore_model(config, transform, explorer, partial,
                                  exploration_scale=config.explore.exploration_scale,
-                                 effects=effects)
+                                 effects=effects,
+                                 root_object_scale=(config.explore.root_object_scale
+                                                    if effects is not None else 0.0))
         elif effects is not None:
             export_with_root_object_table(config, transform, served, effects, partial)
         else:

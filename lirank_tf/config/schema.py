@@ -205,7 +205,10 @@ class ExploreConfig(ConfigBase):
     signature (raw features + an int64 ``seed``: one Thompson draw of the last layer per
     request, spread times ``exploration_scale``). ``tasks``: the heads explored (empty: all);
     ``prior_variance``: of the isotropic prior around the trained weights; ``max_examples``:
-    cap on the examples of the update (0: all the training data).
+    cap on the examples of the update (0: all the training data). ``root_object_scale`` (with
+    an export's root-object table, LiRank §3.9): ``serve_explore`` draws the effect of each root
+    object the table does not hold from the effects' prior N(0, 1/l2), times this scale (0: new
+    root objects get no effect, as on the other signatures).
     """
 
     enabled: bool = False
@@ -214,6 +217,7 @@ class ExploreConfig(ConfigBase):
     decay: float = 0.5
     exploration_scale: float = 1.0
     max_examples: int = 0
+    root_object_scale: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.prior_variance > 0:
@@ -224,6 +228,9 @@ class ExploreConfig(ConfigBase):
         if not self.exploration_scale >= 0:
             raise ConfigError(f"explore.exploration_scale: expected a number >= 0, got "
                               f"{self.exploration_scale!r}")
+        if not self.root_object_scale >= 0:
+            raise ConfigError(f"explore.root_object_scale: expected a number >= 0, got "
+                              f"{self.root_object_scale!r}")
         if self.max_examples < 0:
             raise ConfigError(f"explore.max_examples: expected an int >= 0 (0: all), got "
                               f"{self.max_examples!r}")

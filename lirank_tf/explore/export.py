@@ -14,6 +14,10 @@ again after each period's `NeuralLinear.update`.
 With root-object effects (LiRank §3.9, `lirank_tf.wide`) every signature, ``serve_explore``
 included, adds the RO table's effect to the like / click logits (the paper explores "alongside
 RO Wide scores"); the table stays an updatable asset (`lirank_tf.wide.update_root_object_table`).
+With ``root_object_scale`` > 0, ``serve_explore`` also explores new items: a root object the
+table does not hold yet gets a draw from the effects' prior N(0, 1/l2) (times the scale) instead
+of 0, one per candidate (the "thompson (RO, new posts)" policy of the bandit replay,
+``benchmarks/explore_exploit.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.explore.neural_linear import NeuralLinear
-from lirank_tf.serving.export import ServingModule, raw_signature
+from lirank_tf.serving.export import ServingModule, Untracked, raw_signature
 from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
                                           same_rows_checks)
 from lirank_tf.transform import TransformationModel
@@ -35,13 +39,6 @@ from lirank_tf.wide.root_object import RootObjectEffects
 SEED_INPUT = "seed"
 
 
-class _Untracked:
-    """Keeps a Python object out of the SavedModel's object graph."""
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-
 class ThompsonServingModule(ServingModule):
     """`ServingModule` + ``serve_explore(raw features..., seed)`` (Thompson sampling); with
     ``effects`` and ``table_path`` every signature adds the root-object effects."""
@@ -49,10 +46,16 @@ class ThompsonServingModule(ServingModule):
     def __init__(self, config: ExperimentConfig, transform: TransformationModel,
                  explorer: NeuralLinear, exploration_scale: float = 1.0,
                  effects: RootObjectEffects | None = None,
-                 table_path: str | Path | None = None) -> None:
+                 table_path: str | Path | None = None, root_object_scale: float = 0.0) -> None:
         super().__init__(config, transform, explorer.model)
         if (effects is None) != (table_path is None):
             raise ValueError("effects and table_path go together")
+        if isinstance(root_object_scale, bool) or not float(root_object_scale) >= 0:
+            raise ValueError(f"root_object_scale must be >= 0, got {root_object_scale!r}")
+        if root_object_scale > 0 and effects is None:
+            raise ValueError("root_object_scale explores new root objects: it needs effects "
+                             "(a root-object table)")
+        self.root_object_scale = float(root_object_scale)
         self.root_objects = (RootObjectTables(config, self.fields, effects, table_path)
                              if effects is not None else None)
         if isinstance(exploration_scale, bool) or not float(exploration_scale) >= 0:
@@ -60,7 +63,7 @@ class ThompsonServingModule(ServingModule):
         specs = raw_signature(self.fields)
         if SEED_INPUT in specs:
             raise ValueError(f"a raw feature is named {SEED_INPUT!r}, the input of serve_explore")
-        self._explorer = _Untracked(explorer)
+        self._explorer = Untracked(explorer)
         self.exploration_scale = float(exploration_scale)
         self.posterior_means = {t: tf.Variable(explorer.posteriors[t].mean, dtype=tf.float32,
                                                trainable=False, name=f"{t}_posterior_mean")
@@ -104,21 +107,26 @@ class ThompsonServingModule(ServingModule):
                                                            self._sampled_weights(seed))
         results = {t.name: probabilities[t.name] for t in self.config.tasks}
         results["score"] = tf.add_n([t.score_weight * results[t.name] for t in self.config.tasks])
-        return results if self.root_objects is None else self.root_objects.adjust(results, raw)
+        if self.root_objects is None:
+            return results
+        return self.root_objects.adjust(results, raw, seed, self.root_object_scale)
 
 
 def export_explore_model(config: ExperimentConfig, transform: TransformationModel,
                          explorer: NeuralLinear, export_dir: str | Path,
                          exploration_scale: float = 1.0,
-                         effects: RootObjectEffects | None = None) -> Path:
+                         effects: RootObjectEffects | None = None,
+                         root_object_scale: float = 0.0) -> Path:
     """Writes the SavedModel with ``serving_default``, ``serve_examples`` and ``serve_explore``
-    (and, with ``effects``, the root-object table as the asset of `lirank_tf.wide`)."""
+    (and, with ``effects``, the root-object table as the asset of `lirank_tf.wide`;
+    ``root_object_scale`` > 0 makes ``serve_explore`` draw the effects of root objects the
+    table does not hold from its prior, see `RootObjectTables.adjust`)."""
     export_dir = Path(export_dir)
     with tempfile.TemporaryDirectory() as scratch:
         table = effects.write_table(Path(scratch) / TABLE_ASSET) if effects is not None else None
         module = ThompsonServingModule(config, transform, explorer, exploration_scale, effects,
-                                       table)
+                                       table, root_object_scale)
         tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
     if effects is not None:
-        write_root_object_assets(export_dir, effects)
+        write_root_object_assets(export_dir, effects, root_object_scale)
     return export_dir

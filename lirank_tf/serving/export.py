@@ -82,8 +82,9 @@ def example_parse_spec(fields: list[RawField]) -> dict:
     return spec
 
 
-class _Untracked:
-    """Holds an object outside the SavedModel's object graph."""
+class Untracked:
+    """Holds an object outside the SavedModel's object graph (a `tf.Module` attribute set to
+    it is not tracked, so neither saved nor restored)."""
 
     def __init__(self, value) -> None:
         self.value = value
@@ -100,7 +101,7 @@ class ServingModule(tf.Module):
         # The SavedModel keeps the model's variables, not the Keras model object: tracking the
         # object would also save its optimizer's state (e.g. Adam's two slots per weight,
         # twice the model's size), which serving never reads; Keras' own export does the same.
-        self._model = _Untracked(model)
+        self._model = Untracked(model)
         self.model_variables = list(model.variables)
         self.fields = raw_fields(config)
         self._weights = {t.name: t.score_weight for t in config.tasks}

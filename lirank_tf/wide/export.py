@@ -30,6 +30,7 @@ from lirank_tf.wide.root_object import RootObjectEffects
 TABLE_ASSET = "root_object_effects.tsv"
 SETTINGS_ASSET = "root_object_effects.json"
 ROOT_OBJECT_FIELD = "root_object_id"
+NEW_ID_STREAM = 1_000_003   # second seed word of the new-id draws (the NL draws use task indices)
 
 
 class RootObjectTables(tf.Module):
@@ -58,15 +59,39 @@ class RootObjectTables(tf.Module):
                 tf.lookup.TextFileInitializer(self.table_asset, tf.string, 0, tf.float32, k + 1,
                                               delimiter="\t"), default_value=0.0)
             for k, task in enumerate(self.ro_tasks)}
+        # the line of each id in the table, -1 for ids it does not hold (new root objects)
+        self.ro_lines = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(self.table_asset, tf.string, 0, tf.int64,
+                                          tf.lookup.TextFileIndex.LINE_NUMBER, delimiter="\t"),
+            default_value=-1)
+        # the standard deviation of the effects' prior, N(0, 1 / l2): what a new id may be
+        self.ro_prior_std = tf.constant(float(effects.l2) ** -0.5, tf.float32)
 
-    def adjust(self, results: dict[str, tf.Tensor], raw: dict) -> dict[str, tf.Tensor]:
-        """``results`` with the RO tasks' probabilities adjusted and the score recomputed."""
+    def adjust(self, results: dict[str, tf.Tensor], raw: dict, seed: tf.Tensor | None = None,
+               new_id_scale: float = 0.0) -> dict[str, tf.Tensor]:
+        """``results`` with the RO tasks' probabilities adjusted and the score recomputed.
+
+        With ``seed`` and ``new_id_scale`` > 0 (Thompson sampling of new root objects), each
+        candidate whose id the table does not hold gets, instead of b = 0, a draw from the
+        effects' prior: ``b = new_id_scale / sqrt(l2) * z`` with ``z[i, k] =
+        stateless_normal([n, len(ro_tasks)], seed=(seed, NEW_ID_STREAM))[i, k]`` (candidate i,
+        RO task k): one independent draw per candidate, the same seed the same draws."""
         results = dict(results)
         ids = tf.reshape(raw[self.root_object_field], [-1])
-        for task in self.ro_tasks:
+        draws = None
+        if seed is not None and new_id_scale > 0:
+            new = tf.equal(self.ro_lines.lookup(ids), -1)
+            noise = tf.random.stateless_normal(
+                tf.stack([tf.size(ids), len(self.ro_tasks)]),
+                seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(NEW_ID_STREAM, tf.int64)]))
+            draws = (new, new_id_scale * self.ro_prior_std * noise)
+        for k, task in enumerate(self.ro_tasks):
             p = tf.clip_by_value(results[task], 1e-6, 1.0 - 1e-6)
             logit = tf.math.log(p) - tf.math.log1p(-p)
-            results[task] = tf.sigmoid(logit + self.ro_tables[task].lookup(ids))
+            effect = self.ro_tables[task].lookup(ids)
+            if draws is not None:
+                effect = tf.where(draws[0], draws[1][:, k], effect)
+            results[task] = tf.sigmoid(logit + effect)
         results["score"] = tf.add_n([w * results[name] for name, w in self._weights.items()])
         return results
 
@@ -85,10 +110,13 @@ class RootObjectServingModule(ServingModule):
         return self.root_objects.adjust(super()._score(raw), raw)
 
 
-def write_root_object_assets(export_dir: str | Path, effects: RootObjectEffects) -> None:
-    """The settings asset that `update_root_object_table` checks a new table against."""
-    (Path(export_dir) / "assets" / SETTINGS_ASSET).write_text(
-        json.dumps({"tasks": effects.tasks}) + "\n")
+def write_root_object_assets(export_dir: str | Path, effects: RootObjectEffects,
+                             new_id_scale: float = 0.0) -> None:
+    """The settings asset that `update_root_object_table` checks a new table against (its
+    tasks; with ``new_id_scale`` > 0 also its prior precision, which the new-id draws of
+    ``serve_explore`` were exported with)."""
+    settings = {"tasks": effects.tasks, "l2": effects.l2, "new_id_scale": float(new_id_scale)}
+    (Path(export_dir) / "assets" / SETTINGS_ASSET).write_text(json.dumps(settings) + "\n")
 
 
 def export_with_root_object_table(config: ExperimentConfig, transform: TransformationModel,
@@ -110,10 +138,14 @@ def update_root_object_table(export_dir: str | Path, effects: RootObjectEffects)
     settings = assets / SETTINGS_ASSET
     if not settings.exists():
         raise FileNotFoundError(f"{export_dir} has no root-object table ({settings} is missing)")
-    exported_tasks = json.loads(settings.read_text())["tasks"]
-    if list(effects.tasks) != exported_tasks:
-        raise ValueError(f"the export's root-object tasks are {exported_tasks}, the new table has "
-                         f"{list(effects.tasks)}; re-export to change the tasks")
+    exported = json.loads(settings.read_text())
+    if list(effects.tasks) != exported["tasks"]:
+        raise ValueError(f"the export's root-object tasks are {exported['tasks']}, the new table "
+                         f"has {list(effects.tasks)}; re-export to change the tasks")
+    if exported.get("new_id_scale", 0.0) > 0 and effects.l2 != exported["l2"]:
+        raise ValueError(f"the export draws new root objects from the prior of l2 = "
+                         f"{exported['l2']}, the new table was fitted with l2 = {effects.l2}; "
+                         "fit it with the same --l2 or re-export")
     with tempfile.NamedTemporaryFile(dir=assets, delete=False, suffix=".tmp") as handle:
         scratch = Path(handle.name)
     effects.write_table(scratch)

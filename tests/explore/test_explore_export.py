@@ -72,3 +72,6 @@ def test_a_negative_exploration_scale_is_rejected(exported, tmp_path):
     config, transform, explorer, *_ = exported
     with pytest.raises(ValueError, match="exploration_scale"):
         export_explore_model(config, transform, explorer, tmp_path / "bad", exploration_scale=-1.0)
+    with pytest.raises(ValueError, match="root_object_scale explores new root objects: it needs"):
+        export_explore_model(config, transform, explorer, tmp_path / "bad", root_object_scale=0.5)
+    assert not (tmp_path / "bad").exists()

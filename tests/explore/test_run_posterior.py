@@ -124,6 +124,8 @@ def test_explore_settings_fail_early_with_the_reason(runs, tmp_path):
         day_config([], explore={"enabled": True, "tasks": ["dwell"]})
     with pytest.raises(ConfigError, match="explore.decay: expected a number in"):
         day_config([], explore={"decay": 2.0})
+    with pytest.raises(ConfigError, match="explore.root_object_scale: expected a number >= 0"):
+        day_config([], explore={"root_object_scale": -0.5})
     with pytest.raises(ValueError, match="Neural-Linear needs exactly one GroupedTaskHeads"):
         train(day_config(manifest["train"][:1], multitask="mmoe"), tmp_path / "mmoe")
     assert not (tmp_path / "mmoe" / "model.keras").exists()

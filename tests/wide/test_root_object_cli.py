@@ -1,6 +1,7 @@
 """`lirank-tf root-objects fit / update` and `lirank-tf export --root-object-table`: the RO
 model of LiRank §3.9 from the command line, alone and with the Thompson signature (§3.8)."""
 
+import shutil
 from itertools import islice
 
 import fastavro
@@ -11,7 +12,7 @@ from explore_small_feed import SMALL_MODEL, served_draws
 from ro_reference import logit, sigmoid
 
 from lirank_tf.cli import main
-from lirank_tf.config import get_experiment
+from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.explore.run_posterior import load_run_explorer
@@ -19,6 +20,7 @@ from lirank_tf.serving.request import records_to_request
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import train
 from lirank_tf.wide import RootObjectEffects
+from lirank_tf.wide.export import NEW_ID_STREAM
 from lirank_tf.workflow import load_run
 
 
@@ -135,3 +137,61 @@ def test_command_errors_name_the_problem(fitted, tmp_path, capsys):
     for root_id in list(previous.table)[:20]:      # a huge l2 pins each effect to its prior mean
         np.testing.assert_allclose(carried.table[root_id], 0.5 * previous.table[root_id],
                                    atol=1e-3)
+
+
+def test_serve_explore_draws_new_root_objects_from_the_prior(fitted, tmp_path, capsys):
+    root, manifest, table = fitted
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    config = ExperimentConfig.load(run / "config.yaml")
+    config.explore.root_object_scale = 0.7
+    config.save(run / "config.yaml")
+    target = tmp_path / "export"
+    assert main(["export", "--run", str(run), "--export-dir", str(target),
+                 "--root-object-table", str(table)]) == 0
+    assert "new root objects drawn from the RO prior x 0.7" in capsys.readouterr().out
+    config, transform, model = load_run(run)
+    effects = RootObjectEffects.load(table)          # l2 = 2: prior std 1 / sqrt(2)
+    records, _ = request_of(manifest, config, count=400)
+    for i, record in enumerate(records[200:]):       # ids no fit has seen
+        record["root_object_id"] = f"post:unseen{i}"
+    request = {k: tf.constant(v) for k, v in records_to_request(records, raw_fields(config)).items()}
+    ids = [r["root_object_id"] for r in records]
+    known = np.array([i in effects.table for i in ids])
+    assert known[:200].any() and not known[200:].any()
+    explorer = load_run_explorer(run, model, config)
+    sampled = explorer.probabilities(transform(request), served_draws(explorer, 3))
+    loaded = tf.saved_model.load(str(target))
+    explored = loaded.signatures["serve_explore"](**request, seed=tf.constant(3, tf.int64))
+    noise = tf.random.stateless_normal([len(ids), 2], seed=[3, NEW_ID_STREAM]).numpy()
+    implied = {}
+    for k, task in enumerate(effects.tasks):
+        b = np.array([effects.table.get(i, np.zeros(2))[k] for i in ids])
+        b = np.where(known, b, 0.7 / np.sqrt(2.0) * noise[:, k])
+        expected = sigmoid(logit(sampled[task].numpy().astype(np.float64)) + b)
+        np.testing.assert_allclose(explored[task].numpy(), expected, rtol=1e-4, atol=1e-6)
+        implied[task] = (logit(explored[task].numpy().astype(np.float64))
+                         - logit(sampled[task].numpy().astype(np.float64)))[~known]
+    # the new ids' effects: independent N(0, (0.7 / sqrt(2))^2) across candidates and tasks
+    draws = np.concatenate(list(implied.values()))
+    assert abs(draws.mean()) < 0.12 and 0.40 < draws.std() < 0.59
+    assert abs(np.corrcoef(implied["like"], implied["click"])[0, 1]) < 0.25
+    again = loaded.signatures["serve_explore"](**request, seed=tf.constant(3, tf.int64))
+    other = loaded.signatures["serve_explore"](**request, seed=tf.constant(4, tf.int64))
+    np.testing.assert_array_equal(again["like"].numpy(), explored["like"].numpy())
+    assert not np.allclose(other["like"].numpy()[~known], explored["like"].numpy()[~known])
+    # the exploit signature leaves new ids at b = 0
+    served = loaded.signatures["serving_default"](**request)
+    global_p = model(transform(request), training=False)
+    np.testing.assert_allclose(served["like"].numpy()[~known],
+                               np.asarray(global_p["like"]).reshape(-1)[~known], rtol=1e-4)
+
+    # the draws were exported with l2 = 2: a table of another prior is refused, the asset kept
+    asset = (target / "assets" / "root_object_effects.tsv").read_bytes()
+    other_prior = RootObjectEffects.load(table)
+    other_prior.l2 = 5.0
+    other_prior.save(tmp_path / "l2_5.tsv")
+    assert main(["root-objects", "update", "--export", str(target), "--table",
+                 str(tmp_path / "l2_5.tsv")]) == 2
+    assert "new root objects from the prior of l2 = 2.0" in capsys.readouterr().err
+    assert (target / "assets" / "root_object_effects.tsv").read_bytes() == asset
