@@ -13,10 +13,25 @@ SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": Fals
                "interaction": "none", "sparse_moe": False}
 
 
+def simulated_days(root, *, impressions_per_day, num_members, posts_per_day, seed):
+    """Three small simulated Feed days under ``root / "data"``: two train days, one test day.
+    Returns the `simulate_feed` manifest."""
+    return simulate_feed(root / "data", FeedSimulatorConfig(
+        num_days=3, valid_days=0, test_days=1, impressions_per_day=impressions_per_day,
+        num_members=num_members, posts_per_day=posts_per_day, seed=seed))
+
+
+def small_config(files, model=None, **sections):
+    """The Feed experiment with `SMALL_MODEL` (+ ``model``) trained one epoch on ``files``
+    (fastavro reader, batch 128), other ``sections`` (e.g. ``explore``) merged in."""
+    return get_experiment("feed", {
+        "data": {"train": files, "reader": "fastavro"}, "model": dict(SMALL_MODEL, **(model or {})),
+        "training": {"epochs": 1, "batch_size": 128, "verbose": 0}, **sections})
+
+
 def small_feed(root, **model_overrides):
-    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
-        num_days=3, valid_days=0, test_days=1, impressions_per_day=400, num_members=150,
-        posts_per_day=60, seed=8))
+    manifest = simulated_days(root, impressions_per_day=400, num_members=150, posts_per_day=60,
+                              seed=8)
     config = get_experiment("feed", {"data": {"train": manifest["train"], "reader": "fastavro"},
                                      "model": dict(SMALL_MODEL, **model_overrides)})
     transform = fit_transformation(config, manifest["train"])

@@ -8,12 +8,11 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
-from explore_small_feed import SMALL_MODEL, served_draws
+from explore_small_feed import served_draws, simulated_days, small_config
 
 from lirank_tf.cli import main
-from lirank_tf.config import ConfigError, get_experiment
+from lirank_tf.config import ConfigError
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.explore.run_posterior import METADATA_FILE, load_run_explorer, posterior_dir
 from lirank_tf.incremental import train_incremental
 from lirank_tf.serving.request import records_to_request
@@ -26,17 +25,14 @@ EXPLORE = {"enabled": True, "tasks": ["click", "like"], "prior_variance": 0.5, "
 
 
 def day_config(files, explore=EXPLORE, **model):
-    return get_experiment("feed", {
-        "data": {"train": files, "reader": "fastavro"}, "model": dict(SMALL_MODEL, **model),
-        "training": {"epochs": 1, "batch_size": 128, "verbose": 0}, "explore": explore})
+    return small_config(files, model, explore=explore)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("run_posterior")
-    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
-        num_days=3, valid_days=0, test_days=1, impressions_per_day=500, num_members=150,
-        posts_per_day=60, seed=12))
+    manifest = simulated_days(root, impressions_per_day=500, num_members=150, posts_per_day=60,
+                              seed=12)
     days = manifest["train"]
     train(day_config(days[:1]), root / "day0")
     train_incremental(day_config(days[1:2]), root / "day1", root / "day0", cold_weight=0.0,

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.incremental import FISHER_FILE, INCREMENTAL_FILE, FisherInformation, model_weights
 from lirank_tf.incremental import compute_run_fisher, train_incremental
 from lirank_tf.incremental.train import _cold_start_of
 from lirank_tf.training.trainer import train
 from lirank_tf.workflow import load_run
+from explore_small_feed import simulated_days
 from penalty_reference import initial_penalty
 
 SMALL_MODEL = {"hidden_units": [24], "tower_units": [8], "history_encoder": False,
@@ -32,9 +32,8 @@ def day_config(files, epochs=1, seed=7):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
-    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
-        num_days=3, valid_days=0, test_days=1, impressions_per_day=600, num_members=200,
-        posts_per_day=80, seed=4))
+    manifest = simulated_days(root, impressions_per_day=600, num_members=200, posts_per_day=80,
+                              seed=4)
     days = manifest["train"]
     # two differently initialised runs stand in for the cold start w0 and the previous day w_{t-1}
     # (epochs=0 keeps the test fast; their weights differ, so the warm-start mix is visible)

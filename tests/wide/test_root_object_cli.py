@@ -8,13 +8,12 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
-from explore_small_feed import SMALL_MODEL, served_draws
+from explore_small_feed import served_draws, simulated_days, small_config
 from ro_reference import logit, sigmoid
 
 from lirank_tf.cli import main
-from lirank_tf.config import ExperimentConfig, get_experiment
+from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.explore.run_posterior import load_run_explorer
 from lirank_tf.serving.request import records_to_request
 from lirank_tf.training.pipeline import training_dataset
@@ -27,13 +26,9 @@ from lirank_tf.workflow import load_run
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     root = tmp_path_factory.mktemp("ro_cli")
-    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
-        num_days=3, valid_days=0, test_days=1, impressions_per_day=600, num_members=120,
-        posts_per_day=40, seed=9))
-    config = get_experiment("feed", {
-        "data": {"train": manifest["train"], "reader": "fastavro"}, "model": SMALL_MODEL,
-        "training": {"epochs": 1, "batch_size": 128, "verbose": 0},
-        "explore": {"enabled": True, "tasks": ["click"]}})
+    manifest = simulated_days(root, impressions_per_day=600, num_members=120, posts_per_day=40,
+                              seed=9)
+    config = small_config(manifest["train"], explore={"enabled": True, "tasks": ["click"]})
     train(config, root / "run")
     table = root / "ro.tsv"
     assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",

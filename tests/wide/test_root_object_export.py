@@ -9,12 +9,12 @@ import fastavro
 import numpy as np
 import pytest
 import tensorflow as tf
+from explore_small_feed import simulated_days
 from ro_reference import logit, sigmoid
 from stock_ops_check import saved_model_op_types
 
 from lirank_tf.config import get_experiment
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.models import build_model
 from lirank_tf.serving.request import records_to_examples, records_to_request
 from lirank_tf.training.trainer import fit_transformation
@@ -35,9 +35,8 @@ def tree_digest(path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("ro_export")
-    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
-        num_days=3, valid_days=0, test_days=1, impressions_per_day=300, num_members=120,
-        posts_per_day=50, seed=6))
+    manifest = simulated_days(root, impressions_per_day=300, num_members=120, posts_per_day=50,
+                              seed=6)
     config = get_experiment("feed", {"data": {"train": manifest["train"], "reader": "fastavro"},
                                      "model": SMALL_MODEL})
     transform = fit_transformation(config, manifest["train"])
