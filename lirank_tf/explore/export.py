@@ -55,8 +55,8 @@ class ThompsonServingModule(ServingModule):
         if root_object_scale > 0 and effects is None:
             raise ValueError("root_object_scale explores new root objects: it needs effects "
                              "(a root-object table)")
-        self.root_object_scale = float(root_object_scale)
-        self.root_objects = (RootObjectTables(config, self.fields, effects, table_path)
+        self.root_objects = (RootObjectTables(config, self.fields, effects, table_path,
+                                              new_id_scale=root_object_scale)
                              if effects is not None else None)
         if isinstance(exploration_scale, bool) or not float(exploration_scale) >= 0:
             raise ValueError(f"exploration_scale must be >= 0, got {exploration_scale!r}")
@@ -109,7 +109,7 @@ class ThompsonServingModule(ServingModule):
         results["score"] = tf.add_n([t.score_weight * results[t.name] for t in self.config.tasks])
         if self.root_objects is None:
             return results
-        return self.root_objects.adjust(results, raw, seed, self.root_object_scale)
+        return self.root_objects.adjust(results, raw, seed)
 
 
 def export_explore_model(config: ExperimentConfig, transform: TransformationModel,

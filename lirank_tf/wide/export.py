@@ -36,11 +36,16 @@ NEW_ID_STREAM = 1_000_003   # second seed word of the new-id draws (the NL draws
 class RootObjectTables(tf.Module):
     """The RO tables of an export: one `StaticHashTable` per RO task, initialised from the
     asset ``table_path`` (one ``id<TAB>b_task1<TAB>b_task2...`` line per id), and the
-    adjustment ``sigmoid(logit(p) + b_id)`` of the RO tasks' probabilities."""
+    adjustment ``sigmoid(logit(p) + b_id)`` of the RO tasks' probabilities. With
+    ``new_id_scale`` > 0 (Thompson sampling of new root objects, `adjust` with a seed) also a
+    table of the ids it holds and the prior of the effects."""
 
     def __init__(self, config: ExperimentConfig, fields, effects: RootObjectEffects,
-                 table_path: str | Path, root_object_field: str = ROOT_OBJECT_FIELD) -> None:
+                 table_path: str | Path, root_object_field: str = ROOT_OBJECT_FIELD,
+                 new_id_scale: float = 0.0) -> None:
         super().__init__(name="root_object_tables")
+        if isinstance(new_id_scale, bool) or not float(new_id_scale) >= 0:
+            raise ValueError(f"new_id_scale must be >= 0, got {new_id_scale!r}")
         task_names = [t.name for t in config.tasks]
         missing = [t for t in effects.tasks if t not in task_names]
         if missing:
@@ -59,16 +64,18 @@ class RootObjectTables(tf.Module):
                 tf.lookup.TextFileInitializer(self.table_asset, tf.string, 0, tf.float32, k + 1,
                                               delimiter="\t"), default_value=0.0)
             for k, task in enumerate(self.ro_tasks)}
-        # the line of each id in the table, -1 for ids it does not hold (new root objects)
-        self.ro_lines = tf.lookup.StaticHashTable(
-            tf.lookup.TextFileInitializer(self.table_asset, tf.string, 0, tf.int64,
-                                          tf.lookup.TextFileIndex.LINE_NUMBER, delimiter="\t"),
-            default_value=-1)
-        # the standard deviation of the effects' prior, N(0, 1 / l2): what a new id may be
-        self.ro_prior_std = tf.constant(float(effects.l2) ** -0.5, tf.float32)
+        self.new_id_scale = float(new_id_scale)
+        if self.new_id_scale > 0:     # only exports that draw new ids read the asset again
+            # the line of each id in the table, -1 for ids it does not hold (new root objects)
+            self.ro_lines = tf.lookup.StaticHashTable(
+                tf.lookup.TextFileInitializer(self.table_asset, tf.string, 0, tf.int64,
+                                              tf.lookup.TextFileIndex.LINE_NUMBER,
+                                              delimiter="\t"), default_value=-1)
+            # the standard deviation of the effects' prior, N(0, 1 / l2): what a new id may be
+            self.ro_prior_std = tf.constant(float(effects.l2) ** -0.5, tf.float32)
 
-    def adjust(self, results: dict[str, tf.Tensor], raw: dict, seed: tf.Tensor | None = None,
-               new_id_scale: float = 0.0) -> dict[str, tf.Tensor]:
+    def adjust(self, results: dict[str, tf.Tensor], raw: dict,
+               seed: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
         """``results`` with the RO tasks' probabilities adjusted and the score recomputed.
 
         With ``seed`` and ``new_id_scale`` > 0 (Thompson sampling of new root objects), each
@@ -79,12 +86,12 @@ class RootObjectTables(tf.Module):
         results = dict(results)
         ids = tf.reshape(raw[self.root_object_field], [-1])
         draws = None
-        if seed is not None and new_id_scale > 0:
+        if seed is not None and self.new_id_scale > 0:
             new = tf.equal(self.ro_lines.lookup(ids), -1)
             noise = tf.random.stateless_normal(
                 tf.stack([tf.size(ids), len(self.ro_tasks)]),
                 seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(NEW_ID_STREAM, tf.int64)]))
-            draws = (new, new_id_scale * self.ro_prior_std * noise)
+            draws = (new, self.new_id_scale * self.ro_prior_std * noise)
         for k, task in enumerate(self.ro_tasks):
             p = tf.clip_by_value(results[task], 1e-6, 1.0 - 1e-6)
             logit = tf.math.log(p) - tf.math.log1p(-p)
