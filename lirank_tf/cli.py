@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Callable
+
+from lirank_tf import __version__
+from lirank_tf.console import CommandParser, quiet_dependencies, user_error_message
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -136,8 +140,11 @@ def _explore(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras.")
+    parser = CommandParser(
+        prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras.",
+        epilog="A user error prints one line and exits with status 2; --debug (or "
+               "LIRANK_DEBUG=1) shows its traceback.").with_common_defaults()
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="simulate Feed data, train, evaluate, export, score")
@@ -247,14 +254,24 @@ def _check_incremental_flags(parser: argparse.ArgumentParser, args: argparse.Nam
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; a user error (`lirank_tf.errors.UserError`, a bad path, corrupt data)
+    is one line on stderr and exit status 2, a bug keeps its traceback (exit 1)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("LIRANK_DEBUG", "") not in ("", "0")
+    quiet_dependencies(verbose=args.verbose or debug)
     if args.command == "train":
         _check_incremental_flags(parser, args)
     try:
         return int(args.handler(args) or 0)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"\nlirank-tf {args.command}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"lirank-tf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001  sorted into user errors and bugs below
+        message = user_error_message(error)
+        if message is None or debug:
+            raise
+        print(f"lirank-tf {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

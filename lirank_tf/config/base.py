@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from lirank_tf.errors import UserError
+
 T = TypeVar("T", bound="ConfigBase")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value or key is wrong; the message names the dotted path."""
 
 
@@ -104,13 +106,34 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
-    """Reads a YAML or JSON file holding one mapping."""
+    """Reads a YAML or JSON file holding one mapping; a `ConfigError` names the file (and the
+    line and column of a syntax error)."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: line {error.lineno}, column {error.colno}: invalid JSON: "
+                          f"{error.msg}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: {_yaml_problem(error)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """``line L, column C: invalid YAML: <problem> (<context>)`` (1-based) of a PyYAML error."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    return f"{where}invalid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def write_mapping(data: dict[str, Any], path: str | Path) -> Path:

@@ -268,7 +268,14 @@ class ExperimentConfig(ConfigBase):
 
     @classmethod
     def load(cls, path: str | Path) -> "ExperimentConfig":
-        return cls.from_dict(read_mapping(path))
+        """The config of a YAML or JSON file; a `ConfigError` names the file and the key."""
+        data = read_mapping(path)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as error:
+            if str(error).startswith(f"{path}: "):
+                raise
+            raise ConfigError(f"{path}: {error}") from None
 
     def save(self, path: str | Path) -> Path:
         return write_mapping(self.to_dict(), path)
