@@ -56,6 +56,7 @@ def run_demo(options: DemoOptions) -> dict:
 
     print("[demo] 3/5 evaluating on the test days", flush=True)
     metrics = evaluate(result.model, result.transform, config, manifest["test"],
+                       plot_dir=result.run.eval_dir, history=result.history,
                        replay_top_n=options.replay_top_n)
     metrics_path = write_metrics(metrics, result.run.eval_dir / "metrics.json")
     print(format_table(metrics))
@@ -74,6 +75,8 @@ def run_demo(options: DemoOptions) -> dict:
         print(f"  {record['viewer_id']:>12} x {record['root_object_id']:<11} score={scores['score'][i]:.3f}  {probabilities}")
     print(f"[demo] done in {time.time() - started:.0f}s\n"
           f"  data:     {data_dir}\n  run:      {run_dir}\n  metrics:  {metrics_path}\n"
+          f"  plots:    {result.run.eval_dir / 'calibration.png'}, "
+          f"{result.run.eval_dir / 'training_curves.png'}\n"
           f"  export:   {export_dir}", flush=True)
     return {"metrics": metrics, "metrics_path": str(metrics_path), "export_dir": str(export_dir),
             "run_dir": str(run_dir), "scores": {k: np.asarray(v).tolist() for k, v in scores.items()}}
