@@ -31,7 +31,7 @@ def _demo(args: argparse.Namespace) -> int:
     run_demo(DemoOptions(output_dir=args.output_dir, days=args.days,
                          impressions_per_day=args.impressions_per_day, seed=args.seed,
                          epochs=args.epochs, batch_size=args.batch_size,
-                         replay_top_n=args.replay_top_n))
+                         replay_top_n=args.replay_top_n, overrides=tuple(args.set or ())))
     return 0
 
 
@@ -46,15 +46,17 @@ def _init_config(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
+    from lirank_tf.config import ExperimentConfig
+    config = ExperimentConfig.load(args.config, args.set or ())
     if args.incremental_from is None:
-        result = workflow.train(args.config, args.output_dir, overwrite=args.overwrite)
+        result = workflow.train(config, args.output_dir, overwrite=args.overwrite)
         print(f"trained model: {result.run.model_path}")
         return 0
     workflow.check_finished_run(args.incremental_from, "--incremental-from")
     if args.cold_start is not None:
         workflow.check_finished_run(args.cold_start, "--cold-start")
     result = workflow.train_incremental(
-        args.config, args.output_dir, args.incremental_from, args.cold_start,
+        config, args.output_dir, args.incremental_from, args.cold_start,
         cold_weight=args.cold_weight, forgetting_factor=args.forgetting_factor,
         overwrite=args.overwrite)
     print(f"trained model: {result.run.model_path} (incremental from "
@@ -139,6 +141,12 @@ def _explore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_set_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help=f"override a value of {what}, e.g. --set training.epochs=3 "
+                             "(repeatable; typed and checked like the YAML)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras.",
@@ -157,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--replay-top-n", metavar="N", type=_non_negative_int, default=5,
                       help="log the test day's sessions with their top N shuffled and report the "
                            "replay contribution rate (LiRank §5.2); 0: off")
+    _add_set_flag(demo, "the Feed experiment's config")
     demo.set_defaults(handler=_demo)
 
     init = commands.add_parser("init-config", help="write a complete config for your Avro files")
@@ -185,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="alpha in [0, 1] (default 0.5)")
     incremental.add_argument("--forgetting-factor", metavar="L", type=_number_in(0.0, None),
                              default=None, help="lambda_f >= 0 (default 1.0; 0: plain warm start)")
+    _add_set_flag(train, "the config file (the run records the result)")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="metrics.json, calibration and training plots")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from lirank_tf.config.base import ConfigBase, ConfigError, read_mapping, write_mapping
+from lirank_tf.config.overrides import apply_overrides
 
 
 @dataclasses.dataclass
@@ -267,10 +268,14 @@ class ExperimentConfig(ConfigBase):
             raise ConfigError(f"explore.tasks: {unknown} are not tasks; tasks: {names}")
 
     @classmethod
-    def load(cls, path: str | Path) -> "ExperimentConfig":
-        """The config of a YAML or JSON file; a `ConfigError` names the file and the key."""
+    def load(cls, path: str | Path, overrides: Sequence[str] = ()) -> "ExperimentConfig":
+        """The config of a YAML or JSON file, with ``--set``-style ``overrides``
+        (``"training.epochs=3"``, `lirank_tf.config.overrides`) applied; a `ConfigError` names
+        the file and the key."""
         data = read_mapping(path)
         try:
+            if overrides:
+                data = apply_overrides(cls.from_dict(data).to_dict(), overrides)
             return cls.from_dict(data)
         except ConfigError as error:
             if str(error).startswith(f"{path}: "):

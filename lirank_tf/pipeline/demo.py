@@ -11,7 +11,8 @@ import fastavro
 import numpy as np
 import tensorflow as tf
 
-from lirank_tf.config import get_experiment
+from lirank_tf.config import ExperimentConfig, get_experiment
+from lirank_tf.config.overrides import apply_overrides
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
@@ -33,11 +34,16 @@ class DemoOptions:
     # the test day's sessions are logged with their top N positions shuffled (the training days
     # are not), so the evaluation reports the replay metric beside AUC (LiRank §5.2); 0: off
     replay_top_n: int = 5
+    # ``--set dotted.key=value`` overrides of the Feed experiment's config (applied last)
+    overrides: tuple[str, ...] = ()
 
 
 def run_demo(options: DemoOptions) -> dict:
     """Runs the demo; returns the metrics, the paths written and the scores of a few examples."""
     started = time.time()
+    if options.overrides:   # a wrong key or value stops here, before the data is simulated
+        ExperimentConfig.from_dict(apply_overrides(get_experiment("feed").to_dict(),
+                                                   options.overrides))
     output = Path(options.output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     data_dir, run_dir = output / "data", output / "run"
     print(f"[demo] 1/5 simulating {options.days} days x {options.impressions_per_day} Feed "
@@ -50,6 +56,8 @@ def run_demo(options: DemoOptions) -> dict:
         "training": {"epochs": options.epochs, "batch_size": options.batch_size,
                      "seed": options.seed, "verbose": options.verbose},
     })
+    if options.overrides:
+        config = ExperimentConfig.from_dict(apply_overrides(config.to_dict(), options.overrides))
     print(f"[demo] 2/5 training the Feed model ({len(manifest['train'])} train days, "
           f"{options.epochs} epochs) -> {run_dir}", flush=True)
     result = train(config, run_dir)
