@@ -18,6 +18,7 @@ from pathlib import Path
 
 from setuptools import Command, find_packages, setup
 from setuptools.command.build_py import build_py
+from setuptools.dist import Distribution
 
 ROOT = Path(__file__).resolve().parent
 OPS_SOURCE_DIR = ROOT / "custom_ops"
@@ -37,8 +38,10 @@ def _tf_flags() -> tuple[list[str], list[str]]:
     return list(tf.sysconfig.get_compile_flags()), list(tf.sysconfig.get_link_flags())
 
 
-def compile_ops_library(output: Path, object_dir: Path, jobs: int | None = None) -> Path:
-    """Compiles custom_ops/**/*.cc into ``output``; unchanged objects are reused."""
+def compile_ops_library(output: Path, object_dir: Path, jobs: int | None = None,
+                        verbose: bool = False) -> Path:
+    """Compiles custom_ops/**/*.cc into ``output``; unchanged objects are reused. Prints each
+    compiler command with ``verbose`` (``setup.py -v``), else one line per library."""
     compile_flags, link_flags = _tf_flags()
     cxx = os.environ.get("CXX", "g++")
     common = ["-std=c++17", "-O2", "-fPIC", "-Wall", "-Wno-sign-compare", f"-I{OPS_SOURCE_DIR}"]
@@ -51,7 +54,8 @@ def compile_ops_library(output: Path, object_dir: Path, jobs: int | None = None)
         if obj.exists() and obj.stat().st_mtime >= max(source.stat().st_mtime, newest_header):
             return obj
         cmd = [cxx, *common, *compile_flags, "-c", str(source), "-o", str(obj)]
-        print(" ".join(cmd), flush=True)
+        if verbose:
+            print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
         return obj
 
@@ -64,7 +68,8 @@ def compile_ops_library(output: Path, object_dir: Path, jobs: int | None = None)
     newest_object = max(o.stat().st_mtime for o in objects)
     if not output.exists() or output.stat().st_mtime < newest_object:
         cmd = [cxx, "-shared", *map(str, objects), "-o", str(output), *link_flags, "-lz"]
-        print(" ".join(cmd), flush=True)
+        print(" ".join(cmd) if verbose else f"compiled {len(sources)} C++ sources into {output}",
+              flush=True)
         subprocess.run(cmd, check=True)
     return output
 
@@ -83,7 +88,7 @@ class BuildCustomOps(Command):
 
     def run(self) -> None:
         compile_ops_library(ROOT / OPS_PACKAGE_DIR / OPS_LIBRARY_NAME,
-                            ROOT / "build" / "ops_objects", self.jobs)
+                            ROOT / "build" / "ops_objects", self.jobs, verbose=self.verbose > 1)
 
 
 class BuildPyWithOps(build_py):
@@ -94,7 +99,14 @@ class BuildPyWithOps(build_py):
         if not self.editable_mode:
             compile_ops_library(Path(self.build_lib) / OPS_PACKAGE_DIR / OPS_LIBRARY_NAME,
                                 Path(self.build_temp if hasattr(self, "build_temp") else "build")
-                                / "ops_objects")
+                                / "ops_objects", verbose=self.verbose > 1)
+
+
+class BinaryDistribution(Distribution):
+    """The wheel holds a compiled library: tag it for this Python and platform, not 'any'."""
+
+    def has_ext_modules(self) -> bool:
+        return True
 
 
 setup(
@@ -132,5 +144,6 @@ setup(
     },
     entry_points={"console_scripts": ["lirank-tf=lirank_tf.cli:main"]},
     cmdclass={"build_custom_ops": BuildCustomOps, "build_py": BuildPyWithOps},
+    distclass=BinaryDistribution,
     zip_safe=False,
 )
