@@ -14,7 +14,7 @@ from lirank_tf.data.raw_features import RawField
 def records_to_request(records: Sequence[dict], fields: Sequence[RawField]) -> dict[str, np.ndarray]:
     """The ``serving_default`` inputs for ``records`` (lists padded with ``""`` / 0; an absent
     or None value is ``""``, an empty list, or NaN, which the export replaces by the
-    feature's default)."""
+    feature's default, as it does +-inf)."""
     request = {}
     for field in fields:
         values = [record.get(field.name) for record in records]

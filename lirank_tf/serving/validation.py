@@ -11,8 +11,10 @@ an error from deep inside the transformation or a silently wrong score. The serv
 keeps running either way.
 
 Documented defaults, not errors: an empty history (zero steps, or only ``""`` items) gives
-the history block's empty-history output (zeros for the pooled parts); a NaN numeric value
-takes the feature's configured default; an empty id (``""``) embeds to zeros.
+the history block's empty-history output (zeros for the pooled parts); a NaN, +inf or -inf
+numeric value takes the feature's configured default, and a finite one beyond the feature's
+training range is clipped to it (the transformation model does both,
+``lirank_tf.transform.normalization``); an empty id (``""``) embeds to zeros.
 """
 
 from __future__ import annotations

@@ -18,17 +18,21 @@ or as dense tensors padded with ``""`` (serving requests); numeric features ``[b
   ``max_length`` steps right-aligned (the most recent step in the last column, padding first),
   ``history_mask`` (1.0 for real steps) and ``history_candidate`` (hash of the candidate id);
 * ``dense``: every numeric feature squashed, standardised and concatenated, ``float32 [batch, D]``;
-  missing values (NaN) become the feature's default before the transform.
+  missing values (NaN) and infinities (+-inf) become the feature's default, finite values are
+  clipped to the feature's training range (when the statistics hold one), and standardised
+  values are bounded to +-``MAX_ABS_STANDARDISED``, so the output is always finite (see
+  ``lirank_tf.transform.normalization``).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from lirank_tf.config import FeaturesConfig
 from lirank_tf.layers.murmur3_tf import murmur3_x64_64
 from lirank_tf.ops.hashing import murmur3_hash
-from lirank_tf.transform.normalization import DenseStatistics, squash
+from lirank_tf.transform.normalization import FLOAT32_MAX, DenseStatistics, standardise
 
 
 def _as_ragged(values, padding) -> tf.RaggedTensor:
@@ -62,6 +66,25 @@ def _right_aligned(ragged: tf.RaggedTensor, length: int, padding) -> tf.Tensor:
     return tf.tensor_scatter_nd_update(base, indices, tail.flat_values)
 
 
+def _range_constants(statistics: DenseStatistics, name: str,
+                     size: int) -> tuple[tf.Tensor, tf.Tensor] | None:
+    """``(minimum, maximum)`` of feature ``name`` as float32 constants, or None. A component
+    constant in the sample (minimum == maximum) is not clipped (bounds +-float32 max): it is
+    only centred (``fit_dense_statistics``), and a rare value the sample missed (a flag that
+    is almost always 0) keeps its signal."""
+    value_range = statistics.value_range(name)
+    if value_range is None:
+        return None
+    for label, values in zip(("minimum", "maximum"), value_range):
+        if len(values) != size:
+            raise ValueError(f"statistics: {label} of {name!r} has {len(values)} values, "
+                             f"expected {size}")
+    minimum, maximum = (np.asarray(values, np.float64) for values in value_range)
+    constant = minimum == maximum
+    return (tf.constant(np.where(constant, -FLOAT32_MAX, minimum), tf.float32),
+            tf.constant(np.where(constant, FLOAT32_MAX, maximum), tf.float32))
+
+
 class TransformationModel(tf.Module):
     """Raw features of one experiment -> the ranking model's dense inputs."""
 
@@ -77,6 +100,7 @@ class TransformationModel(tf.Module):
         self._mean = {f.name: tf.constant(statistics.mean[f.name], tf.float32) for f in features.dense}
         self._use_hash_op = False   # True only while map_fn traces the training pipeline
         self._std = {f.name: tf.constant(statistics.std[f.name], tf.float32) for f in features.dense}
+        self._range = {f.name: _range_constants(statistics, f.name, f.size) for f in features.dense}
 
     def _hash(self, strings: tf.Tensor) -> tf.Tensor:
         if self._use_hash_op:
@@ -84,14 +108,8 @@ class TransformationModel(tf.Module):
         return murmur3_x64_64(strings, seed=self.seed)
 
     def _dense(self, raw: dict) -> tf.Tensor:
-        parts = []
-        for feature in self.features.dense:
-            values = tf.cast(raw[feature.name], tf.float32)
-            values = tf.reshape(values, [-1, feature.size])
-            values = tf.where(tf.math.is_nan(values), feature.default, values)
-            values = squash(values, feature.transform)
-            parts.append((values - self._mean[feature.name]) / self._std[feature.name])
-        return tf.concat(parts, axis=1)
+        return tf.concat([standardise(raw[f.name], f, self._mean[f.name], self._std[f.name],
+                                      self._range[f.name]) for f in self.features.dense], axis=1)
 
     def __call__(self, raw: dict) -> dict[str, tf.Tensor]:
         missing = sorted(self.required_fields() - set(raw))
