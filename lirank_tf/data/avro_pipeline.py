@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import fastavro
 import tensorflow as tf
 
 from lirank_tf.data.avro_dataset import AvroTensorDataset
 from lirank_tf.data.avro_features import DenseFeature, VarlenFeature
+from lirank_tf.data.avro_file import open_avro
 from lirank_tf.data.raw_features import RawField
 
 _NUMERIC_DTYPES = {"int": tf.int64, "long": tf.int64, "float": tf.float32, "double": tf.float64,
@@ -18,8 +18,8 @@ _NUMERIC_DTYPES = {"int": tf.int64, "long": tf.int64, "float": tf.float32, "doub
 
 def _base_types(path: str) -> dict[str, object]:
     """{field: its Avro type, the non-null branch of a nullable union}."""
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        fields = fastavro.reader(handle).writer_schema["fields"]
+    with open_avro(path) as avro:
+        fields = avro.fields
     types = {}
     for field in fields:
         avro_type = field["type"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import fastavro
 import tensorflow as tf
 
 from lirank_tf.data.avro_features import DenseFeature, Feature, SparseFeature, VarlenFeature
+from lirank_tf.data.avro_file import open_avro
 
 _PRIMITIVE_DTYPES = {"int": tf.int32, "long": tf.int64, "float": tf.float32,
                      "double": tf.float64, "boolean": tf.bool, "string": tf.string,
@@ -72,7 +72,8 @@ def features_from_schema(path: str) -> dict[str, Feature]:
     Scalars (and nullable scalars, with a zero default) become ``DenseFeature``; arrays,
     nested to any depth, ``VarlenFeature`` (ragged); ATDS sparse records ``SparseFeature``.
     Fields of other types (maps, other records, unions of several types) are left out.
-    The file is opened with ``tf.io.gfile``, so every TensorFlow file system scheme works.
+    Only the header is read (`lirank_tf.data.avro_file`: an unreadable or corrupt header is an
+    `AvroFileError` naming the file); paths with a scheme (``gs://`` ...) use ``tf.io.gfile``.
 
     Args:
         path: str, an Avro object container file.
@@ -92,11 +93,9 @@ def features_from_schema(path: str) -> dict[str, Feature]:
         >>> features_from_schema(path)["tags"]
         VarlenFeature(dtype=tf.string, shape=(-1,), output='ragged', default_value=None)
     """
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        text = fastavro.reader(handle).metadata["avro.schema"]
-    root = _resolve(fastavro.parse_schema(json.loads(text), expand=True))  # names inlined
-    if not isinstance(root, dict) or root.get("type") not in ("record", "error"):
-        raise ValueError(f"{path}: the file's schema is not a record: {text}")
+    with open_avro(path) as avro:
+        schema = {**avro.writer_schema, "fields": avro.fields}  # AvroFileError unless a record
+    root = _resolve(fastavro.parse_schema(schema, expand=True))  # names inlined
     features: dict[str, Feature] = {}
     for field in root["fields"]:
         feature = _feature_for(field["type"])

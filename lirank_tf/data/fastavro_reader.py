@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import fastavro
 import numpy as np
 import tensorflow as tf
 
+from lirank_tf.data.avro_file import open_avro
 from lirank_tf.data.raw_features import RawField
 
 # what a null (Avro union with null) becomes, by raw kind; numeric kinds take the feature default
@@ -28,9 +28,8 @@ def read_columns(files: Sequence[str | Path], fields: Sequence[RawField],
     values: dict[str, list] = {f.name: [] for f in fields}
     label_values: dict[str, list] = {name: [] for name in labels}
     for path in files:
-        with open(path, "rb") as handle:
-            reader = fastavro.reader(handle)
-            schema_fields = {f["name"] for f in reader.writer_schema["fields"]}
+        with open_avro(path) as reader:
+            schema_fields = {f["name"] for f in reader.fields}
             missing = sorted((set(values) | set(label_values)) - schema_fields)
             if missing:
                 raise ValueError(f"{path}: the file's schema has no field(s) {missing}")

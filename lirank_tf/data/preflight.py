@@ -6,56 +6,44 @@ from __future__ import annotations
 from itertools import islice
 from typing import Sequence
 
-import fastavro
-import tensorflow as tf
-
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.data.avro_file import open_avro
 from lirank_tf.data.raw_features import label_fields, raw_fields
-
-
-def _reader(path: str, handle):
-    try:
-        return fastavro.reader(handle)
-    except Exception as error:  # fastavro raises several types for a non-Avro file
-        raise ValueError(f"{path}: not a readable Avro object container file ({error})") from error
+from lirank_tf.errors import UserError
 
 
 def check_files(config: ExperimentConfig, files: Sequence[str], label_records: int = 10_000) -> None:
-    """Raises ValueError naming the file (and record) when the files cannot feed ``config``.
+    """Raises a `UserError` naming the file (and record) when the files cannot feed ``config``.
 
+    * every file is a readable Avro file (else an `AvroFileError` names it and the byte offset;
+      the header, and the blocks of the records read below, are checked);
     * every file has the first file's writer schema (else both files are named);
     * every configured feature and label field exists in the schema (the field and file named);
     * the first ``label_records`` records of each file have labels in [0, 1] (file and record
       index named); the C++ reader checks every batch again while training.
     """
     wanted = [f.name for f in raw_fields(config)] + sorted(set(label_fields(config).values()))
+    labels = sorted(set(label_fields(config).values()))
     first_path, first_fields = None, None
     for path in files:
-        with tf.io.gfile.GFile(path, "rb") as handle:
-            reader = _reader(path, handle)
-            fields = reader.writer_schema["fields"]
+        with open_avro(path) as avro:
+            fields = avro.fields
             if first_fields is None:
                 first_path, first_fields = path, fields
                 names = {f["name"] for f in fields}
                 missing = [name for name in wanted if name not in names]
                 if missing:
-                    raise ValueError(f"{path}: the file's schema has no field(s) {missing} named "
-                                     f"in the config; fields: {sorted(names)}")
+                    raise UserError(f"{path}: the file's schema has no field(s) {missing} named "
+                                    f"in the config; fields: {sorted(names)}")
             elif fields != first_fields:
-                raise ValueError(f"files have different schemas: {first_path} and {path}")
-            labels = sorted(set(label_fields(config).values()))
-            records = islice(reader, label_records)
-            index = 0
-            while True:
-                try:
-                    record = next(records)
-                except StopIteration:
-                    break
-                except Exception:  # noqa: BLE001  a corrupt block: the C++ reader reports it
-                    break          # with the file and byte offset when training reaches it
+                raise UserError(f"files have different schemas: {first_path} and {path}")
+            for index, record in enumerate(islice(avro, label_records)):
                 for name in labels:
-                    value = record[name]
-                    if value is None or not 0 <= float(value) <= 1:
-                        raise ValueError(f"{path}: record {index}: label {name!r} = {value!r} is "
-                                         "not in [0, 1]")
-                index += 1
+                    check_label(path, index, name, record[name])
+
+
+def check_label(path: str, index: int, name: str, value: object) -> None:
+    """A `UserError` naming file, record and value unless the label ``value`` is a number in
+    [0, 1] (booleans count; null and NaN do not)."""
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise UserError(f"{path}: record {index}: label {name!r} = {value!r} is not in [0, 1]")

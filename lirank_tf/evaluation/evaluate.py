@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-import fastavro
 import keras
 import numpy as np
 
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.data.avro_file import open_avro
 from lirank_tf.evaluation.metrics import auc, task_metrics
 from lirank_tf.evaluation.replay import (ReplayResult, evaluate_replay, format_replay,
                                          replay_top_n_of_files)
@@ -41,9 +41,8 @@ def oracle_probabilities(files: Sequence[str], config: ExperimentConfig) -> dict
     wanted = {t.name: f"oracle_{t.label}" for t in config.tasks}
     columns: dict[str, list] = {name: [] for name in wanted}
     for path in files:
-        with open(path, "rb") as handle:
-            reader = fastavro.reader(handle)
-            present = {f["name"] for f in reader.writer_schema["fields"]}
+        with open_avro(path) as reader:
+            present = {f["name"] for f in reader.fields}
             if not set(wanted.values()) <= present:
                 return {}
             for record in reader:

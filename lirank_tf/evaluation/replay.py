@@ -33,11 +33,11 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-import fastavro
 import keras
 import numpy as np
 
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.data import avro_file
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.serving.request import record_probabilities
 from lirank_tf.transform import TransformationModel
@@ -135,11 +135,7 @@ def replay_contribution_rate(session_ids: np.ndarray, positions: np.ndarray, sco
 
 def read_records(files: Sequence[str]) -> list[dict]:
     """Every record of the Avro ``files``, in file order."""
-    records: list[dict] = []
-    for path in files:
-        with open(path, "rb") as handle:
-            records.extend(fastavro.reader(handle))
-    return records
+    return [record for path in files for record in avro_file.read_records(path)]
 
 
 def contribution_labels(records: Sequence[dict],

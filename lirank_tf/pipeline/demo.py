@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from itertools import islice
 from pathlib import Path
 
-import fastavro
 import numpy as np
 import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.config.overrides import apply_overrides
+from lirank_tf.data.avro_file import read_records
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
@@ -73,8 +72,7 @@ def run_demo(options: DemoOptions) -> dict:
     export_dir = export_serving_model(config, result.transform, result.model, result.run.export_dir)
 
     print(f"[demo] 5/5 scoring {options.num_scored_examples} raw test examples through the export", flush=True)
-    with open(manifest["test"][0], "rb") as handle:
-        records = list(islice(fastavro.reader(handle), options.num_scored_examples))
+    records = read_records(manifest["test"][0], limit=options.num_scored_examples)
     serving = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     request = records_to_request(records, raw_fields(config))
     scores = {k: v.numpy() for k, v in serving(**{k: tf.constant(v) for k, v in request.items()}).items()}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import glob as globlib
 from typing import Sequence
 
-import fastavro
 import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.data.avro_file import record_count
 from lirank_tf.data.raw_features import label_fields, raw_fields
 from lirank_tf.transform import TransformationModel
 
@@ -33,12 +33,9 @@ def spread_files(files: Sequence[str], count: int) -> list[str]:
 
 
 def count_records(files: Sequence[str]) -> int:
-    """Records in the Avro ``files``, from their block headers (no decoding)."""
-    records = 0
-    for path in files:
-        with tf.io.gfile.GFile(path, "rb") as handle:
-            records += sum(block.num_records for block in fastavro.block_reader(handle))
-    return records
+    """Records in the Avro ``files``, from their block headers (no decoding); an
+    `AvroFileError` names a file whose headers or sync markers are corrupt, and the offset."""
+    return sum(record_count(path) for path in files)
 
 
 def raw_dataset(config: ExperimentConfig, files: Sequence[str], *, shuffle: bool,
