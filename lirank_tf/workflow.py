@@ -12,23 +12,25 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import keras
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
+from lirank_tf.incremental import IncrementalTrainResult
+from lirank_tf.incremental import train_incremental as _train_incremental
+from lirank_tf.training.atomic import publish_directory, recover_publish
+from lirank_tf.training.lock import DirectoryLock
 from lirank_tf.training.pipeline import expand_globs
+from lirank_tf.training.run import check_finished_run, load_run  # noqa: F401 (public here too)
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.training.trainer import TrainResult
 from lirank_tf.training.trainer import train as _train
 from lirank_tf.transform import TransformationModel
-
-if TYPE_CHECKING:                # lirank_tf.incremental imports this module: no cycle at runtime
-    from lirank_tf.incremental import IncrementalTrainResult
-
 
 def load_config(config: str | Path | ExperimentConfig) -> ExperimentConfig:
     return config if isinstance(config, ExperimentConfig) else ExperimentConfig.load(config)
@@ -43,14 +45,12 @@ def train(config: str | Path | ExperimentConfig, output_dir: str | Path, *,
 def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | Path,
                       previous_run: str | Path, cold_start: str | Path | None = None, *,
                       cold_weight: float = 0.5, forgetting_factor: float = 1.0,
-                      overwrite: bool = False) -> "IncrementalTrainResult":
+                      overwrite: bool = False) -> IncrementalTrainResult:
     """Trains the config's ``data.train`` (the new period) incrementally (LiRank §3.6, eq. 3):
     starts from ``cold_weight * w0 + (1 - cold_weight) * w_{t-1}`` (w0: the ``cold_start`` run,
     default the previous run's own cold start; w_{t-1}: ``previous_run``), adds the Fisher
     regulariser with forgetting factor ``forgetting_factor`` and saves the new run's Fisher
     (``DIR/fisher.npz``). Returns a `lirank_tf.incremental.IncrementalTrainResult`."""
-    from lirank_tf.incremental import train_incremental as _train_incremental  # imports workflow
-
     for name, path in (("previous_run", previous_run), ("cold_start", cold_start)):
         if path is not None:
             check_finished_run(path, name)
@@ -60,35 +60,6 @@ def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | P
     return _train_incremental(load_config(config), output_dir, previous_run, cold_start,
                               cold_weight=cold_weight, forgetting_factor=forgetting_factor,
                               overwrite=overwrite)
-
-
-def check_finished_run(run_dir: str | Path, name: str = "run") -> Path:
-    """``run_dir`` as a Path; ValueError naming ``name`` unless it holds a finished run."""
-    run = RunDirectory(run_dir)
-    if not run.path.is_dir():
-        raise ValueError(f"{name} {str(run_dir)!r} is not a directory")
-    if not run.config_path.exists():
-        raise ValueError(f"{name} {str(run_dir)!r} is not a run directory of `lirank-tf train` "
-                         f"({run.config_path.name} is missing)")
-    if not run.model_path.exists():
-        raise ValueError(f"{name} {str(run_dir)!r} holds no trained model ({run.model_path.name} "
-                         "is missing): the run did not finish")
-    return run.path
-
-
-def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, TransformationModel, keras.Model]:
-    """The config, transformation model and trained ranking model of a finished run."""
-    import lirank_tf.layers  # noqa: F401  (registers the serializable layers)
-    import lirank_tf.models  # noqa: F401
-
-    run = RunDirectory(run_dir)
-    config = run.load_config()
-    if not run.model_path.exists():
-        raise FileNotFoundError(f"{run.path} has no trained model ({run.model_path}): the run did "
-                                "not finish; run `lirank-tf train` again to resume it")
-    transform = TransformationModel(config.features, run.load_statistics())
-    model = keras.saving.load_model(run.model_path)
-    return config, transform, model
 
 
 def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
@@ -145,8 +116,11 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     with ``root_object_table`` (written by `fit_root_objects`, LiRank §3.9) every signature adds
     the root-object effects, from an asset that `update_root_objects` can replace.
 
-    The export is written beside the target and moved in place when complete, so a failed
-    export leaves an earlier one (replaced only with ``overwrite``) untouched."""
+    One export at a time per target (a lock beside it; a second one is refused). The export is
+    written beside the target and moved in place when complete: a failed export leaves an
+    earlier one untouched; without ``overwrite`` a target that appeared meanwhile is an error,
+    never replaced; with it the complete new export is swapped in before the old one is
+    removed (`lirank_tf.training.atomic.publish_directory`)."""
     from lirank_tf.explore.export import export_explore_model
     from lirank_tf.explore.run_posterior import load_run_explorer
     from lirank_tf.serving import export_serving_model
@@ -155,31 +129,31 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
 
     config, transform, model = load_run(run_dir)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"{target} already holds an export; pass --overwrite to replace it")
-    effects = _load_root_objects(root_object_table) if root_object_table else None
-    quantize = check_quantize(quantize or config.export.quantize)
-    served = quantize_embedding_tables(model) if quantize == "int8" else model
-    explorer = load_run_explorer(run_dir, served, config)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        if explorer is not None:
-            export_explore_model(config, transform, explorer, partial,
-                                 exploration_scale=config.explore.exploration_scale,
-                                 effects=effects,
-                                 root_object_scale=(config.explore.root_object_scale
-                                                    if effects is not None else 0.0))
-        elif effects is not None:
-            export_with_root_object_table(config, transform, served, effects, partial)
-        else:
-            export_serving_model(config, transform, served, partial, quantize="none")
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
+    with DirectoryLock(target, "export directory"):
+        recover_publish(target)             # what a killed export left beside the target
+        if target.exists() and any(target.iterdir()) and not overwrite:
+            raise FileExistsError(f"{target} already holds an export; pass --overwrite to "
+                                  "replace it")
+        effects = _load_root_objects(root_object_table) if root_object_table else None
+        quantize = check_quantize(quantize or config.export.quantize)
+        served = quantize_embedding_tables(model) if quantize == "int8" else model
+        explorer = load_run_explorer(run_dir, served, config)
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        try:
+            if explorer is not None:
+                export_explore_model(config, transform, explorer, partial,
+                                     exploration_scale=config.explore.exploration_scale,
+                                     effects=effects,
+                                     root_object_scale=(config.explore.root_object_scale
+                                                        if effects is not None else 0.0))
+            elif effects is not None:
+                export_with_root_object_table(config, transform, served, effects, partial)
+            else:
+                export_serving_model(config, transform, served, partial, quantize="none")
+            publish_directory(partial, target, replace=overwrite)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     return target
 
 
@@ -200,9 +174,9 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
     impressions) as the residual of the run's model, and writes the table ``output`` (+
     ``.json``). ``previous`` (a table) with ``carry_over`` in [0, 1] centres each id's prior at
     ``carry_over`` x its previous effect. Returns the `RootObjectEffects`."""
-    import fastavro
     import numpy as np
 
+    from lirank_tf.data.avro_file import read_records
     from lirank_tf.data.raw_features import raw_fields
     from lirank_tf.serving.request import record_probabilities
     from lirank_tf.wide import RootObjectEffects
@@ -222,8 +196,7 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
     fields = raw_fields(config)
     ids, predicted, labels = [], {t: [] for t in tasks}, {t: [] for t in tasks}
     for path in expand_globs(data, "root-object data"):
-        with open(path, "rb") as handle:
-            records = list(fastavro.reader(handle))
+        records = read_records(path)
         for name in (root_object_field, *(labels_of[t] for t in tasks)):
             if records and name not in records[0]:
                 raise ValueError(f"{path}: records have no field {name!r}")

@@ -11,6 +11,11 @@ spread over the training files) decide each field:
 * nullable unions (``["null", T]``) -> the feature of ``T`` with a default;
 * the ``--labels`` fields -> one task each; everything else (maps, records, variable-length float
   arrays) is listed in a comment and left out.
+
+Every file is read with the bounded reader `lirank_tf.data.avro_file`: a truncated, corrupt,
+non-Avro or unreadable file is an `AvroFileError` naming it and the byte offset. The sampled
+labels must lie in [0, 1] (not null, not NaN) and the training files must hold records, else a
+`UserError` names the file, record and value (or the files).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Sequence
 
-import fastavro
 import yaml
 
 from lirank_tf.config.base import ConfigError
 from lirank_tf.config.schema import ExperimentConfig
-from lirank_tf.training.pipeline import count_records, expand_globs, spread_files
+from lirank_tf.data.avro_file import open_avro, record_count
+from lirank_tf.data.preflight import check_label
+from lirank_tf.errors import UserError
+from lirank_tf.training.pipeline import expand_globs, spread_files
 
 MODELS = ("dcnv2", "feed", "ads", "jobs")
 SAMPLE_RECORDS = 5000
@@ -67,27 +74,45 @@ def _table_for(name: str, cardinality: int, dim: int) -> dict:
             "num_remainder_buckets": remainder}
 
 
-def _sample(files: Sequence[str]) -> tuple[dict, list[dict], int]:
-    """(the writer schema, a sample of records, the estimated number of training records).
+def _sample(files: Sequence[str]) -> tuple[dict, list[dict], list[tuple[str, int]], int]:
+    """(the writer schema, a sample of records, the (file, record index) of each, the estimated
+    number of training records).
 
     The sample takes the first records of up to ``SAMPLE_FILES`` files spread evenly over the
     (sorted, often chronological) list, ``SAMPLE_RECORDS`` in all, so that ids that appear only
-    in later files (new items, new days) are seen. The record count is exact for those files
-    (Avro block headers) and scaled by file size for the others."""
-    picked = spread_files(files, SAMPLE_FILES)
-    per_file = -(-SAMPLE_RECORDS // len(picked))
-    records: list[dict] = []
-    schema: dict = {}
-    for path in picked:
-        with open(path, "rb") as handle:
-            reader = fastavro.reader(handle)
-            schema = schema or reader.writer_schema
-            records.extend(islice(reader, per_file))
-    picked_records = count_records(picked)
+    in later files (new items, new days) are seen; empty files are passed over, and training
+    files without any record are an error naming them. The record count is exact for the
+    sampled files (Avro block headers, each checked to the end of the file) and scaled by file
+    size for the others."""
+    sample = _read_sample(spread_files(files, SAMPLE_FILES))
+    if not sample[1]:   # the spread picked only empty files: look at every file's headers
+        filled = [path for path in files if record_count(path)]
+        if not filled:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            raise UserError(f"--train: the training files hold no records: {shown}")
+        sample = _read_sample(spread_files(filled, SAMPLE_FILES))
+    schema, records, origins, picked, picked_records = sample
     picked_bytes = sum(Path(p).stat().st_size for p in picked)
     all_bytes = sum(Path(p).stat().st_size for p in files)
     total = round(picked_records * all_bytes / max(1, picked_bytes))
-    return schema, records, max(total, len(records))
+    return schema, records, origins, max(total, len(records))
+
+
+def _read_sample(picked: Sequence[str]):
+    """(schema, records, their (file, index), ``picked``, records in ``picked``)."""
+    per_file = -(-SAMPLE_RECORDS // len(picked))
+    records: list[dict] = []
+    origins: list[tuple[str, int]] = []
+    schema: dict = {}
+    picked_records = 0
+    for path in picked:
+        with open_avro(path) as avro:
+            schema = schema or {**avro.writer_schema, "fields": avro.fields}
+            picked_records += avro.record_count()
+            sampled = list(islice(avro, per_file))
+        records.extend(sampled)
+        origins.extend((path, index) for index in range(len(sampled)))
+    return schema, records, origins, picked, picked_records
 
 
 def estimate_cardinality(values: Sequence[Any], total: int) -> int:
@@ -107,10 +132,10 @@ def estimate_cardinality(values: Sequence[Any], total: int) -> int:
 
 def _check_same_schema(files: Sequence[str], schema: dict) -> None:
     for path in files[1:]:
-        with open(path, "rb") as handle:
-            other = fastavro.reader(handle).writer_schema
-        if other.get("fields") != schema.get("fields"):
-            raise ValueError(f"files have different schemas: {files[0]} and {path}")
+        with open_avro(path) as avro:
+            other = avro.fields
+        if other != schema.get("fields"):
+            raise UserError(f"files have different schemas: {files[0]} and {path}")
 
 
 def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = (),
@@ -122,13 +147,16 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
         raise ConfigError("--labels: name at least one label field")
     train_files = expand_globs(train, "--train")
     all_files = train_files + expand_globs(valid, "--valid") + expand_globs(test, "--test")
-    schema, records, total = _sample(train_files)
+    schema, records, origins, total = _sample(train_files)
     _check_same_schema(all_files, schema)
     fields = {f["name"]: f["type"] for f in schema["fields"]}
     missing = [label for label in labels if label not in fields]
     if missing:
         raise ConfigError(f"--labels: {train_files[0]} has no field(s) {missing}; "
                           f"fields: {sorted(fields)}")
+    for record, (path, index) in zip(records, origins):
+        for label in labels:
+            check_label(path, index, label, record[label])
     dim = 16 if model == "dcnv2" else 30
     tables, ids, dense, notes = [], [], [], []
     for name, avro_type in fields.items():
@@ -183,17 +211,58 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
         "model": _model_defaults(model),
     }
     if model == "dcnv2":
-        # plateau schedule and early stopping on validation AUC, as strong public CTR
-        # baselines are tuned (needs --valid files). Batch 256 and AdaGrad 0.2 for the embedding
-        # rows (0.05 is the LiRank default for huge data): each id row gets few updates on data
-        # of ~1e5 records, and AdaGrad's per-row accumulators damp frequent rows anyway. On
-        # MovieLens-100K (benchmarks/own_data.py) batch 1024 / 0.05 lost ~0.007 test AUC.
-        config["training"] = {"epochs": 10, "batch_size": 256, "learning_rate": 1e-3,
-                              "sparse_learning_rate": 0.2,
-                              "early_stopping_patience": 2 if valid else 0,
-                              "reduce_lr_patience": 1 if valid else 0}
+        config["training"] = _dcnv2_training(bool(valid))
     ExperimentConfig.from_dict(config)   # validates before anything is written
     return config, notes
+
+
+# The dcnv2 training recipe (measured with benchmarks/own_data.py on MovieLens-100K, both
+# splits, 3 seeds, against DeepCTR's DCN-V2 in the same run; numbers in its docstring):
+# * embedding_l2: L2 of the embedding rows each batch looks up (model.embedding_l2,
+#   `TouchedRowL2`): EMBEDDING_L2 x the batch mean of each id feature's squared norm. A row
+#   seen in a fraction p of the examples gets 2 EMBEDDING_L2 p w per step, DeepCTR's full-table
+#   1e-5 for rows of p ~ 1e-3.
+# * early stopping: the score is val AUC - val log loss (FuxiCTR's default monitor), patience
+#   2 epochs, the best epoch's weights kept: AUC alone kept training while log loss climbed.
+# * epochs: EPOCH_CAP, a safety net; runs stop early (the benchmark reports how each stopped).
+# * plateau learning-rate halving after 1 epoch without gain (Adam 1e-3, AdaGrad 0.2 for the
+#   rows: each id row gets few updates on ~1e5 records and AdaGrad's accumulators damp frequent
+#   rows; batch 1024 / AdaGrad 0.05 lost ~0.007 test AUC on MovieLens-100K).
+# Without --valid files there is nothing to stop on: EPOCHS_WITHOUT_VALIDATION fixed epochs.
+EMBEDDING_L2 = 0.01
+EPOCH_CAP = 30
+EPOCHS_WITHOUT_VALIDATION = 5
+
+
+def _dcnv2_training(has_validation: bool) -> dict:
+    """The ``training`` block of a dcnv2 config (the recipe above)."""
+    if not has_validation:
+        return {"epochs": EPOCHS_WITHOUT_VALIDATION, "batch_size": 256, "learning_rate": 1e-3,
+                "sparse_learning_rate": 0.2}
+    return {"epochs": EPOCH_CAP, "batch_size": 256, "learning_rate": 1e-3,
+            "sparse_learning_rate": 0.2, "early_stopping_patience": 2,
+            "monitor": "auc_logloss", "reduce_lr_patience": 1}
+
+
+def recipe_notes(config: dict) -> list[str]:
+    """Comment lines of the written YAML saying how the config trains and stops."""
+    training, model = config.get("training", {}), config["model"]
+    if "epochs" not in training:
+        return []
+    lines = ["#", "# Training recipe:"]
+    if training.get("early_stopping_patience"):
+        lines.append(f"#   stops when val AUC - val log loss has not improved for "
+                     f"{training['early_stopping_patience']} epochs and keeps the best epoch's "
+                     f"weights; epochs: {training['epochs']} is a safety net")
+    else:
+        lines.append(f"#   no --valid files, nothing to stop on: {training['epochs']} epochs")
+    if training.get("reduce_lr_patience"):
+        lines.append(f"#   learning rates halved after {training['reduce_lr_patience']} epoch(s) "
+                     "without gain")
+    if model.get("embedding_l2"):
+        lines.append(f"#   model.embedding_l2: {model['embedding_l2']} x the batch mean squared "
+                     "norm of the embedding rows each batch looks up")
+    return lines
 
 
 def _model_defaults(model: str) -> dict:
@@ -201,7 +270,7 @@ def _model_defaults(model: str) -> dict:
         # the standard CTR baseline: low-rank DCNv2 in parallel with an MLP
         return {"name": "dcnv2", "hidden_units": [400, 400, 400], "tower_units": [],
                 "interaction": "dcnv2", "cross_layers": 3, "cross_rank": 64, "dropout": 0.1,
-                "multitask": "hard_sharing"}
+                "multitask": "hard_sharing", "embedding_l2": EMBEDDING_L2}
     return {"name": model}
 
 
@@ -222,6 +291,7 @@ def init_config(train: Sequence[str], labels: Sequence[str], output: str | Path,
               f"# model: {model}. Edit freely; `lirank-tf train --config {output.name} "
               "--output-dir DIR` trains it.", "#", "# How each field of the Avro schema was mapped:"]
     header += [f"#   {note}" for note in notes]
+    header += recipe_notes(config)
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100)
     output.write_text("\n".join(header) + "\n\n" + body)
     return output

@@ -32,13 +32,12 @@ from lirank_tf.incremental.regularizer import (attach_fisher_penalty, check_cold
                                                fisher_penalty, incremental_anchors,
                                                model_weights, set_warm_start_weights)
 from lirank_tf.models import build_model
-from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import expand_globs, training_dataset
-from lirank_tf.training.run_directory import RunDirectory
-from lirank_tf.training.trainer import (TrainResult, fit_datasets, make_optimizer,
-                                        validation_callbacks)
+from lirank_tf.training.atomic import write_json_atomic
+from lirank_tf.training.compile import compile_model, fit_callbacks
+from lirank_tf.training.run import Run, load_run
+from lirank_tf.training.trainer import TrainResult, fit_datasets, validation_callbacks
 from lirank_tf.transform import TransformationModel
-from lirank_tf.workflow import load_run
 
 FISHER_FILE = "fisher.npz"
 INCREMENTAL_FILE = "incremental.json"
@@ -137,80 +136,71 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
     previous_dir = Path(previous_run_dir).resolve()
     cold_dir = (Path(cold_start_run_dir).resolve() if cold_start_run_dir
                 else _cold_start_of(previous_dir))
-    previous_config, previous_transform, previous_model = load_run(previous_dir)
-    cold_config, _, cold_model = load_run(cold_dir)
-    _check_same_architecture(config, previous_config, previous_dir)
-    _check_same_architecture(config, cold_config, cold_dir, "cold-start")
-    anchors = []
-    if forgetting_factor:                   # lambda_f = 0: no regulariser, no Fisher needed
-        previous_fisher = compute_run_fisher(previous_dir, batch_size=fisher_batch_size,
+    with Run(output_dir, config, overwrite=overwrite) as run:   # locked; a finished run refused
+        previous_config, previous_transform, previous_model = load_run(previous_dir)
+        cold_config, _, cold_model = load_run(cold_dir)
+        _check_same_architecture(config, previous_config, previous_dir)
+        _check_same_architecture(config, cold_config, cold_dir, "cold-start")
+        anchors = []
+        if forgetting_factor:               # lambda_f = 0: no regulariser, no Fisher needed
+            previous_fisher = compute_run_fisher(previous_dir, batch_size=fisher_batch_size,
+                                                 max_examples=fisher_max_examples)
+            cold_fisher = compute_run_fisher(cold_dir, batch_size=fisher_batch_size,
                                              max_examples=fisher_max_examples)
-        cold_fisher = compute_run_fisher(cold_dir, batch_size=fisher_batch_size,
-                                         max_examples=fisher_max_examples)
-        anchors = incremental_anchors(model_weights(cold_model), cold_fisher,
-                                      model_weights(previous_model), previous_fisher,
-                                      cold_weight, forgetting_factor)
+            anchors = incremental_anchors(model_weights(cold_model), cold_fisher,
+                                          model_weights(previous_model), previous_fisher,
+                                          cold_weight, forgetting_factor)
 
-    run = RunDirectory(output_dir)
-    run.prepare(config, overwrite=overwrite)
-    keras.utils.set_random_seed(config.training.seed)
-    transform = TransformationModel(config.features, previous_transform.statistics)
-    run.save_statistics(transform.statistics)
-    train_files = expand_globs(config.data.train, "data.train")
-    valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
-    check_files(config, train_files + valid_files)
-    train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
+        keras.utils.set_random_seed(config.training.seed)
+        transform = TransformationModel(config.features, previous_transform.statistics)
+        train_files = expand_globs(config.data.train, "data.train")
+        valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
+        check_files(config, train_files + valid_files)
+        train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
-    model = build_model(config)
-    if config.explore.enabled:
-        make_explorer(model, config)        # fails now, not after training, for MMoE / PLE heads
-    set_warm_start_weights(model, model_weights(cold_model), model_weights(previous_model),
-                           cold_weight)
-    initial_penalty = fisher_penalty(model, anchors)
-    attach_fisher_penalty(model, anchors)
-    model.compile(optimizer=make_optimizer(config, steps),
-                  **MultiTask.from_config(config.tasks).compile_kwargs())
-    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    callbacks = [
-        # restores the mid-training state of an interrupted run over the warm start
-        keras.callbacks.BackupAndRestore(str(run.backup_dir)),
-        keras.callbacks.ModelCheckpoint(str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"),
-                                        save_weights_only=True),
-        keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False, profile_batch=0),
-        *validation_callbacks(config, valid_data is not None),
-        *(extra_callbacks or []),
-    ]
-    started = time.perf_counter()
-    try:
-        fit = model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
-                        steps_per_epoch=config.training.steps_per_epoch or None,
-                        shuffle=False, callbacks=callbacks,  # the reader shuffles
-                        verbose=config.training.verbose)
-    finally:
-        detach_fisher_penalty(model)
-    train_seconds = time.perf_counter() - started
-    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
-    run.history_path.write_text(json.dumps(history, indent=2))
-    model.save(run.model_path)
-    if config.explore.enabled:   # LiRank §3.8: the previous posterior carried over and updated
-        update_run_posterior(run.path, model, config, transform, previous_run_dir=previous_dir)
+        model = build_model(config)
+        if config.explore.enabled:
+            make_explorer(model, config)    # fails now, not after training, for MMoE / PLE heads
+        set_warm_start_weights(model, model_weights(cold_model), model_weights(previous_model),
+                               cold_weight)
+        initial_penalty = fisher_penalty(model, anchors)
+        attach_fisher_penalty(model, anchors)
+        compile_model(model, config, steps)
+        validation = validation_callbacks(config, valid_data is not None)
+        run.start(transform.statistics)     # the checks passed: write the run
+        started = time.perf_counter()
+        try:
+            # the run's backup restores the state of an interrupted run over the warm start
+            model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
+                      steps_per_epoch=config.training.steps_per_epoch or None,
+                      shuffle=False,        # the reader shuffles
+                      callbacks=fit_callbacks(run, validation=validation, extra=extra_callbacks),
+                      verbose=config.training.verbose)
+        finally:
+            detach_fisher_penalty(model)
+        train_seconds = time.perf_counter() - started
+        run.save_model(model)
+        if config.explore.enabled:  # LiRank §3.8: the previous posterior carried over, updated
+            update_run_posterior(run.path, model, config, transform,
+                                 previous_run_dir=previous_dir)
 
-    started = time.perf_counter()
-    fisher = None
-    if save_fisher:
-        fisher = _fisher_of(model, config, transform, fisher_batch_size, fisher_max_examples)
-        fisher.save(run.path / FISHER_FILE)
-    fisher_seconds = time.perf_counter() - started
-    metadata = {
-        "previous_run": str(previous_dir), "cold_start_run": str(cold_dir),
-        "cold_weight": float(cold_weight), "forgetting_factor": float(forgetting_factor),
-        "initial_penalty": initial_penalty, "final_penalty": fisher_penalty(model, anchors),
-        "train_seconds": train_seconds, "fisher_seconds": fisher_seconds,
-        "fisher_examples": fisher.num_examples if fisher is not None else 0,
-        "fisher_method": "diagonal empirical Fisher: mean squared per-example gradients, "
-                         "vectorised with tf.vectorized_map over one batched forward pass",
-    }
-    (run.path / INCREMENTAL_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        started = time.perf_counter()
+        fisher = None
+        if save_fisher:
+            fisher = _fisher_of(model, config, transform, fisher_batch_size, fisher_max_examples)
+            fisher.save(run.path / FISHER_FILE)
+        fisher_seconds = time.perf_counter() - started
+        metadata = {
+            "previous_run": str(previous_dir), "cold_start_run": str(cold_dir),
+            "cold_weight": float(cold_weight), "forgetting_factor": float(forgetting_factor),
+            "initial_penalty": initial_penalty, "final_penalty": fisher_penalty(model, anchors),
+            "train_seconds": train_seconds, "fisher_seconds": fisher_seconds,
+            "fisher_examples": fisher.num_examples if fisher is not None else 0,
+            "fisher_method": "diagonal empirical Fisher: mean squared per-example gradients, "
+                             "vectorised with tf.vectorized_map over one batched forward pass",
+        }
+        write_json_atomic(run.path / INCREMENTAL_FILE, metadata)
+        history = run.finish()
     return IncrementalTrainResult(model=model, transform=transform, history=history, run=run,
                                   fisher=fisher, train_seconds=train_seconds,
                                   fisher_seconds=fisher_seconds, metadata=metadata)

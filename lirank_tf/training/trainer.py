@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-import json
-import shutil
 from pathlib import Path
 
 import keras
@@ -16,11 +15,13 @@ from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.preflight import check_files
 from lirank_tf.explore.run_posterior import make_explorer, update_run_posterior
 from lirank_tf.models import build_model
-from lirank_tf.tasks import MultiTask
-from lirank_tf.training.callbacks import ReduceLearningRateOnPlateau
-from lirank_tf.training.optimizers import DenseSparseOptimizer, make_training_optimizer
+from lirank_tf.training.callbacks import (ReduceLearningRateOnPlateau, ValidationEarlyStopping,
+                                          ValidationScore)
+# make_optimizer moved to training.compile; imported here for the callers of trainer.make_optimizer
+from lirank_tf.training.compile import compile_model, fit_callbacks, make_optimizer  # noqa: F401
 from lirank_tf.training.pipeline import (count_records, expand_globs, raw_dataset, spread_files,
                                          training_dataset)
+from lirank_tf.training.run import Run
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.transform import TransformationModel, fit_dense_statistics
 
@@ -62,43 +63,26 @@ def fit_transformation(config: ExperimentConfig, train_files: list[str]) -> Tran
     return TransformationModel(config.features, statistics)
 
 
-def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """LiRank §6.2: Adam (warm-up schedule) for dense and AdaGrad for embedding variables in
-    one step, with global gradient clipping. With ``reduce_lr_patience`` the dense rate is a
-    plain variable instead (no warm-up), scaled down on validation plateaus."""
-    training = config.training
-    if training.reduce_lr_patience:
-        return DenseSparseOptimizer(keras.optimizers.Adam(training.learning_rate),
-                                    keras.optimizers.Adagrad(training.sparse_learning_rate),
-                                    global_clipnorm=training.clipnorm or None)
-    return make_training_optimizer(
-        training.learning_rate, max(1, steps_per_epoch * training.epochs),
-        sparse_learning_rate=training.sparse_learning_rate,
-        warmup_fraction=training.warmup_fraction, batch_size=training.batch_size,
-        base_batch_size=training.base_batch_size, max_warmup_fraction=training.max_warmup_fraction,
-        decay=training.decay, global_clipnorm=training.clipnorm or None)
-
-
 def validation_callbacks(config: ExperimentConfig, has_validation: bool) -> list:
-    """Early stopping and plateau learning-rate reduction on the validation metric."""
+    """Early stopping (best weights restored) and plateau learning-rate reduction on the
+    validation score of ``training.monitor`` (default: mean over tasks of val AUC - val log
+    loss, `ValidationScore`). After ``model.fit``, `stopping_record` of these callbacks says
+    how the run stopped (``stop_reason``, ``best_epoch``, ...)."""
     training = config.training
     if not (training.early_stopping_patience or training.reduce_lr_patience):
         return []
     if not has_validation:
         raise ValueError("training.early_stopping_patience / reduce_lr_patience need validation "
                          "data: set data.valid")
-    # Keras names the metrics of a single-output model without the output's name
-    default = f"val_{config.tasks[0].name}_auc" if len(config.tasks) > 1 else "val_auc"
-    monitor = training.monitor or default
-    mode = "min" if "loss" in monitor else "max"
+    score = ValidationScore(training.monitor or "auc_logloss", [t.name for t in config.tasks])
     callbacks = []
     if training.reduce_lr_patience:
-        callbacks.append(ReduceLearningRateOnPlateau(monitor, mode, training.reduce_lr_factor,
-                                                     training.reduce_lr_patience))
+        callbacks.append(ReduceLearningRateOnPlateau(score, training.reduce_lr_factor,
+                                                     training.reduce_lr_patience,
+                                                     min_delta=training.early_stopping_min_delta))
     if training.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=training.early_stopping_patience,
-            restore_best_weights=True))
+        callbacks.append(ValidationEarlyStopping(score, training.early_stopping_patience,
+                                                 min_delta=training.early_stopping_min_delta))
     return callbacks
 
 
@@ -131,7 +115,10 @@ def count_records_batches(files: list[str], batch_size: int) -> int:
 
 def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False,
           extra_callbacks: list | None = None) -> TrainResult:
-    """Trains ``config`` into ``output_dir``; resumes an interrupted run of the same config.
+    """Trains ``config`` into ``output_dir``; resumes an interrupted run of the same config
+    with its history. The run directory's lifecycle is `lirank_tf.training.run.Run`'s: a
+    finished run is not trained again without ``overwrite`` (`FileExistsError`), another
+    process's run is refused, and a start that fails leaves the directory as it was.
 
     Under ``horovodrun -np N`` (N >= 2) every worker runs this and ``train_distributed``
     trains the same model with the global batch ``training.batch_size`` split over them."""
@@ -139,46 +126,36 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
     if context.size > 1:
         return train_distributed(config, output_dir, context, overwrite=overwrite,
                                  extra_callbacks=extra_callbacks)
-    run = RunDirectory(output_dir)
-    resuming = run.prepare(config, overwrite=overwrite)
-    keras.utils.set_random_seed(config.training.seed)
-    train_files = expand_globs(config.data.train, "data.train")
-    valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
-    check_files(config, train_files + valid_files)
-    if resuming and run.statistics_path.exists():
-        transform = TransformationModel(config.features, run.load_statistics())
-    else:
-        transform = fit_transformation(config, train_files)
-        run.save_statistics(transform.statistics)
-    train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
+    with Run(output_dir, config, overwrite=overwrite) as run:   # locked; a finished run refused
+        keras.utils.set_random_seed(config.training.seed)
+        train_files = expand_globs(config.data.train, "data.train")
+        valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
+        check_files(config, train_files + valid_files)
+        saved = run.resuming and run.statistics_path.exists()
+        transform = (TransformationModel(config.features, run.load_statistics()) if saved
+                     else fit_transformation(config, train_files))
+        train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
-    model = build_model(config)
-    if config.explore.enabled:
-        make_explorer(model, config)        # fails now, not after training, for MMoE / PLE heads
-    model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
-    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run.backup_dir)),
-        keras.callbacks.ModelCheckpoint(str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"),
-                                        save_weights_only=True),
-        keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False, profile_batch=0),
-        *validation_callbacks(config, valid_data is not None),
-        *(extra_callbacks or []),
-    ]
-    fit = model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
-                    steps_per_epoch=config.training.steps_per_epoch or None, shuffle=False,
-                    callbacks=callbacks, verbose=config.training.verbose)  # the reader shuffles
-    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
-    run.history_path.write_text(json.dumps(history, indent=2))
-    model.save(run.model_path)
-    if config.explore.enabled:          # LiRank §3.8: the posterior, at the end of training
-        update_run_posterior(run.path, model, config, transform)
+        model = build_model(config)
+        if config.explore.enabled:
+            make_explorer(model, config)    # fails now, not after training, for MMoE / PLE heads
+        compile_model(model, config, steps)
+        validation = validation_callbacks(config, valid_data is not None)
+        run.start(None if saved else transform.statistics)  # the checks passed: write the run
+        model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
+                  steps_per_epoch=config.training.steps_per_epoch or None, shuffle=False,
+                  callbacks=fit_callbacks(run, validation=validation, extra=extra_callbacks),
+                  verbose=config.training.verbose)  # the reader shuffles
+        run.save_model(model)
+        if config.explore.enabled:      # LiRank §3.8: the posterior, at the end of training
+            update_run_posterior(run.path, model, config, transform)
+        history = run.finish()
     return TrainResult(model=model, transform=transform, history=history, run=run)
 
 
 def sharded_checkpoint_dir(run: RunDirectory) -> Path:
     """Per-worker checkpoints of a Horovod run (resume, and the final model of sharded tables)."""
-    return run.path / "sharded_checkpoints"
+    return run.sharded_checkpoint_dir
 
 
 def worker_datasets(config: ExperimentConfig, train_files: list[str], transform: TransformationModel,
@@ -232,66 +209,70 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
         raise ValueError(f"training.clipnorm ({training.clipnorm}) must be 0 with training."
                          "shard_embeddings: each worker sees other table gradients, so a global "
                          "norm would differ between workers and the replicas would diverge")
-    run = RunDirectory(output_dir)
+    run = Run(output_dir, config, overwrite=overwrite)
     checkpoints = sharded_checkpoint_dir(run)
     keras.utils.set_random_seed(training.seed)
     train_files = expand_globs(config.data.train, "data.train")
     valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
-    if context.is_chief:  # Horovod: rank 0 alone writes the run directory; the others wait
-        resuming = run.prepare(config, overwrite=overwrite)
-        check_files(config, train_files + valid_files)
-        if not resuming:  # a finished run trained again: its checkpoints are stale
-            shutil.rmtree(checkpoints, ignore_errors=True)
-        if not (resuming and run.statistics_path.exists()):
-            run.save_statistics(fit_transformation(config, train_files).statistics)
-        run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    context.barrier()
-    transform = TransformationModel(config.features, run.load_statistics())
-    train_data, steps = worker_datasets(config, train_files, transform, context)
-    # every worker validates on all the data: equal metrics, so equal early-stopping decisions
-    valid_data = training_dataset(config, valid_files, transform, shuffle=False) if valid_files else None
-
-    # Horovod: gradient averaging; tables sharded over the workers with shard_embeddings.
-    # Replicated tables: their row gradients are allgathered as (row ids, rows), never
-    # densified (bytes grow with the batch's rows, not with the table size).
-    plain = build_model(config)
-    if config.explore.enabled:
-        make_explorer(plain, config)        # fails now, not after training, for MMoE / PLE heads
-    model = distributed.wrap_model(plain, context, sparse_as_dense=False,
-                                   shard_embeddings=training.shard_embeddings)
-    model.compile(optimizer=make_optimizer(config, steps), **MultiTask.from_config(config.tasks).compile_kwargs())
-    initial_epoch = 0
-    if distributed.latest_checkpoint(checkpoints) is not None:
-        # Horovod: every worker restores its table rows and rank 0's replicated state.
-        initial_epoch = distributed.restore_checkpoint(model, checkpoints, context) // steps
-    chief_callbacks = [keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False, profile_batch=0)]
-    if not training.shard_embeddings:  # rank 0 holds all weights only when tables are replicated
-        chief_callbacks.append(keras.callbacks.ModelCheckpoint(
-            str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"), save_weights_only=True))
-    callbacks = [
-        # Horovod: broadcast of rank 0's initial state, metric averaging, sharded checkpoints.
-        *distributed.callbacks(context, checkpoint_dir=checkpoints),
-        *distributed.chief_only(chief_callbacks, context),  # Horovod: logs on rank 0 only
-        *validation_callbacks(config, valid_data is not None),
-        *(extra_callbacks or []),
-    ]
-    fit = model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
-                    initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
-                    verbose=context.verbose(training.verbose))  # Horovod: progress bar on rank 0
-    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
-    if training.shard_embeddings:
-        # Horovod: every worker saves its rows (also after early stopping restored the best
-        # weights); rank 0 reads them all back into a plain single-process model.
-        latest = distributed.save_checkpoint(model, checkpoints, context=context, keep=2)
-        final = build_model(config) if context.is_chief else distributed.unwrap(model)
+    # Horovod: rank 0 alone owns the run directory (locks it, writes it); the others wait
+    with run if context.is_chief else contextlib.nullcontext(run):
         if context.is_chief:
-            distributed.restore_checkpoint(final, latest, distributed.SingleProcessContext())
-    else:
-        final = distributed.unwrap(model)
-    if context.is_chief:  # Horovod: rank 0 alone writes the history and the final model
-        run.history_path.write_text(json.dumps(history, indent=2))
-        final.save(run.model_path)
-        if config.explore.enabled:      # LiRank §3.8: the posterior of the final model
-            update_run_posterior(run.path, final, config, transform)
+            check_files(config, train_files + valid_files)
+            saved = run.resuming and run.statistics_path.exists()
+            run.start(None if saved else fit_transformation(config, train_files).statistics)
+            run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        context.barrier()
+        transform = TransformationModel(config.features, run.load_statistics())
+        train_data, steps = worker_datasets(config, train_files, transform, context)
+        # every worker validates on all the data: equal metrics, so equal early-stopping decisions
+        valid_data = (training_dataset(config, valid_files, transform, shuffle=False)
+                      if valid_files else None)
+
+        # Horovod: gradient averaging; tables sharded over the workers with shard_embeddings.
+        # Replicated tables: their row gradients are allgathered as (row ids, rows), never
+        # densified (bytes grow with the batch's rows, not with the table size).
+        plain = build_model(config)
+        if config.explore.enabled:
+            make_explorer(plain, config)    # fails now, not after training, for MMoE / PLE heads
+        model = distributed.wrap_model(plain, context, sparse_as_dense=False,
+                                       shard_embeddings=training.shard_embeddings)
+        compile_model(model, config, steps)
+        initial_epoch = 0
+        if distributed.latest_checkpoint(checkpoints) is not None:
+            # Horovod: every worker restores its table rows and rank 0's replicated state.
+            initial_epoch = distributed.restore_checkpoint(model, checkpoints, context) // steps
+        chief_callbacks = [keras.callbacks.TensorBoard(str(run.log_dir), write_graph=False,
+                                                       profile_batch=0)]
+        if not training.shard_embeddings:  # rank 0 holds all weights only with replicated tables
+            chief_callbacks.append(keras.callbacks.ModelCheckpoint(
+                str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"), save_weights_only=True))
+        callbacks = [
+            # Horovod: broadcast of rank 0's initial state, metric averaging, sharded checkpoints.
+            *distributed.callbacks(context, checkpoint_dir=checkpoints),
+            *distributed.chief_only(chief_callbacks, context),  # Horovod: logs on rank 0 only
+            *validation_callbacks(config, valid_data is not None),
+            # Horovod: rank 0 records each epoch's (averaged) logs into the run's history
+            *distributed.chief_only([run.history_callback()], context),
+            *(extra_callbacks or []),
+        ]
+        fit = model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
+                        initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
+                        # Horovod: progress bar on rank 0
+                        verbose=context.verbose(training.verbose))
+        history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+        if training.shard_embeddings:
+            # Horovod: every worker saves its rows (also after early stopping restored the best
+            # weights); rank 0 reads them all back into a plain single-process model.
+            latest = distributed.save_checkpoint(model, checkpoints, context=context, keep=2)
+            final = build_model(config) if context.is_chief else distributed.unwrap(model)
+            if context.is_chief:
+                distributed.restore_checkpoint(final, latest, distributed.SingleProcessContext())
+        else:
+            final = distributed.unwrap(model)
+        if context.is_chief:  # Horovod: rank 0 alone writes the final model and the history
+            run.save_model(final)
+            if config.explore.enabled:  # LiRank §3.8: the posterior of the final model
+                update_run_posterior(run.path, final, config, transform)
+            history = run.finish()      # every epoch's logs, also those before a resume
     context.barrier()
     return TrainResult(model=final, transform=transform, history=history, run=run)
