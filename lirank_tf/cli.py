@@ -125,7 +125,8 @@ def _root_objects(args: argparse.Namespace) -> int:
               "when they load the export")
         return 0
     effects = workflow.fit_root_objects(
-        args.run, args.data, args.output, tasks=[t for t in args.tasks.split(",") if t],
+        args.run, args.data, args.output,
+        tasks=None if args.tasks is None else [t for t in args.tasks.split(",") if t],
         l2=args.l2, previous=args.previous, carry_over=args.carry_over,
         root_object_field=args.field, overwrite=args.overwrite)
     print(f"fitted {len(effects.table)} root objects ({', '.join(effects.tasks)}): {args.output}")
@@ -224,13 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
     fit.add_argument("--data", action="append", required=True, help="glob of Avro files (repeatable)")
     fit.add_argument("-o", "--output", required=True, help="table to write (TSV, + .json)")
-    fit.add_argument("--tasks", default="like,click", help="comma-separated tasks (default like,click)")
+    fit.add_argument("--tasks", help="comma-separated tasks (default: every task of the run)")
     fit.add_argument("--l2", type=_number_in(0.0, None), default=1.0,
                      help="prior precision of each effect (default 1)")
     fit.add_argument("--previous", metavar="TABLE", help="the previous fit, for --carry-over")
     fit.add_argument("--carry-over", type=_number_in(0.0, 1.0), default=0.0,
                      help="prior mean = this x the previous effect (default 0)")
-    fit.add_argument("--field", default="root_object_id", help="the root-object id field")
+    fit.add_argument("--field", help="the root-object id field (default: the candidate field of "
+                                     "the run's history, features.history.candidate_field)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing table")
     update = actions.add_parser("update", help="swap the table of an export in place")
     update.add_argument("--export", required=True, help="export directory")

@@ -167,13 +167,18 @@ def _load_root_objects(table: str | Path):
 
 
 def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Path, *,
-                     tasks: Sequence[str] = ("like", "click"), l2: float = 1.0,
+                     tasks: Sequence[str] | None = None, l2: float = 1.0,
                      previous: str | Path | None = None, carry_over: float = 0.0,
-                     root_object_field: str = "root_object_id", overwrite: bool = False):
+                     root_object_field: str | None = None, overwrite: bool = False):
     """Fits the root-object effects (LiRank §3.9) on ``data`` (e.g. the last 8 hours of
     impressions) as the residual of the run's model, and writes the table ``output`` (+
     ``.json``). ``previous`` (a table) with ``carry_over`` in [0, 1] centres each id's prior at
-    ``carry_over`` x its previous effect. Returns the `RootObjectEffects`."""
+    ``carry_over`` x its previous effect. Returns the `RootObjectEffects`.
+
+    Defaults come from the run's config: ``tasks`` all its tasks (those of ``previous`` when
+    given), ``root_object_field`` the
+    candidate field of its history (``features.history.candidate_field``); a run without a
+    history needs ``root_object_field``."""
     import numpy as np
 
     from lirank_tf.data.avro_file import read_records
@@ -186,13 +191,25 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
     config, transform, model = load_run(run_dir)
     labels_of = {t.name: t.label for t in config.tasks}
+    carried = _load_root_objects(previous) if previous is not None else None
+    if tasks is None:   # the previous fit's tasks, else every task of the run
+        tasks = carried.tasks if carried is not None else list(labels_of)
+    tasks = list(tasks)
+    if carried is not None and carried.tasks != tasks:
+        raise ValueError(f"--previous {previous} holds the tasks {carried.tasks}, not {tasks}: "
+                         "fit the same tasks (or leave --tasks out)")
+    if root_object_field is None:
+        if config.features.history is None:
+            raise ValueError(f"{run_dir}: the run's config names no root-object field (it has no "
+                             "features.history.candidate_field); pass --field NAME")
+        root_object_field = config.features.history.candidate_field
     unknown = [t for t in tasks if t not in labels_of]
     if unknown:
         raise ValueError(f"root-object tasks {unknown} are not tasks of {run_dir}: "
                          f"{sorted(labels_of)}")
     effects = RootObjectEffects(tasks, l2=l2, carry_over=carry_over)
-    if previous is not None:
-        effects.table = _load_root_objects(previous).table
+    if carried is not None:
+        effects.table = carried.table
     fields = raw_fields(config)
     ids, predicted, labels = [], {t: [] for t in tasks}, {t: [] for t in tasks}
     for path in expand_globs(data, "root-object data"):

@@ -6,6 +6,7 @@ from itertools import islice
 
 import fastavro
 import numpy as np
+import yaml
 import pytest
 import tensorflow as tf
 from explore_small_feed import served_draws, simulated_days, small_config
@@ -32,8 +33,34 @@ def fitted(tmp_path_factory):
     train(config, root / "run")
     table = root / "ro.tsv"
     assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
-                 manifest["train"][1], "-o", str(table), "--l2", "2.0"]) == 0
+                 manifest["train"][1], "-o", str(table), "--l2", "2.0",
+                 "--tasks", "like,click"]) == 0
     return root, manifest, table
+
+
+def test_fit_defaults_come_from_the_run(fitted, tmp_path, capsys):
+    """Without --tasks / --field: every task of the run, on its history's candidate field."""
+    root, manifest, table = fitted
+    config, _, _ = load_run(root / "run")
+    assert config.features.history.candidate_field == "root_object_id"
+    assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
+                 manifest["train"][1], "-o", str(tmp_path / "all.tsv"), "--l2", "2.0"]) == 0
+    every = RootObjectEffects.load(tmp_path / "all.tsv")
+    assert every.tasks == [t.name for t in config.tasks] and len(every.tasks) > 2
+    pair = RootObjectEffects.load(table)
+    assert set(every.table) == set(pair.table)
+    for root_id in list(pair.table)[:50]:   # each task's effect is fitted on its own
+        np.testing.assert_allclose(every.table[root_id][[every.tasks.index("like"),
+                                                         every.tasks.index("click")]],
+                                   pair.table[root_id], atol=1e-6)
+    no_history = tmp_path / "no_history"
+    shutil.copytree(root / "run", no_history)
+    text = yaml.safe_load((no_history / "config.yaml").read_text())
+    text["features"]["history"] = None
+    (no_history / "config.yaml").write_text(yaml.safe_dump(text))
+    assert main(["root-objects", "fit", "--run", str(no_history), "--data",
+                 manifest["train"][1], "-o", str(tmp_path / "none.tsv")]) == 2
+    assert "names no root-object field" in capsys.readouterr().err
 
 
 def test_fit_solves_the_penalised_likelihood_of_each_root_object(fitted):
