@@ -44,6 +44,9 @@ def run_demo(options: DemoOptions) -> dict:
         ExperimentConfig.from_dict(apply_overrides(get_experiment("feed").to_dict(),
                                                    options.overrides))
     output = Path(options.output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    if output.exists() and any(output.iterdir()):   # before minutes of simulation, not after
+        raise FileExistsError(f"{output} is not empty: the demo simulates new data and trains a "
+                              "new run; choose another --output-dir (or leave it out)")
     data_dir, run_dir = output / "data", output / "run"
     print(f"[demo] 1/5 simulating {options.days} days x {options.impressions_per_day} Feed "
           f"impressions -> {data_dir}", flush=True)

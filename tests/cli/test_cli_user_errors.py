@@ -104,6 +104,8 @@ def _cases(root: Path) -> list[tuple[str, list, str]]:
                                                root / "ro.tsv"], "ghost"),
         ("import a missing file", ["import", root / "missing.csv", "-o", root / "imp"],
          "missing.csv"),
+        ("demo into a used directory", ["demo", "--output-dir", root / "train"],
+         "is not empty"),
     ]
 
 
@@ -112,7 +114,7 @@ CASE_NAMES = ["no command", "unknown command", "missing flag", "bad number",
               "dtype mismatch", "truncated Avro in train", "glob matching nothing",
               "label not in the schema", "evaluate a missing run", "export a run without model",
               "explore a missing run", "fit root objects of a missing run",
-              "import a missing file"]
+              "import a missing file", "demo into a used directory"]
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
