@@ -104,7 +104,8 @@ def explore_run(run_dir: str | Path, previous_run_dir: str | Path | None = None)
             raise FileNotFoundError(f"{previous_run_dir} has no posterior "
                                     f"({posterior_dir(previous_run_dir)}): run `lirank-tf "
                                     "explore` on it first")
-    explorer = update_run_posterior(run_dir, model, config, transform, previous_run_dir)
+    with DirectoryLock(run_dir, "run directory"):   # not while a train or another explore writes it
+        explorer = update_run_posterior(run_dir, model, config, transform, previous_run_dir)
     return explorer, posterior_dir(run_dir)
 
 
@@ -234,4 +235,6 @@ def update_root_objects(export_dir: str | Path, table: str | Path) -> Path:
     """Replaces the root-object table of an export in place (the global model untouched)."""
     from lirank_tf.wide import update_root_object_table
 
-    return update_root_object_table(export_dir, _load_root_objects(table))
+    effects = _load_root_objects(table)
+    with DirectoryLock(export_dir, "export directory"):  # not during an export into it
+        return update_root_object_table(export_dir, effects)
