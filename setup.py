@@ -141,6 +141,10 @@ setup(
         # requires the `tensorflow` distribution, so beside tensorflow-cpu install these two
         # with `pip install -c constraints.txt --no-deps tf-keras==2.16.0 deepctr==0.9.4`
         "bench": ["tf-keras==2.16.0", "deepctr==0.9.4"],
+        # TF Serving's protos, to parse an export's warm-up file (lirank_tf.serving.warmup
+        # writes and reads it without them); requires `tensorflow`: beside tensorflow-cpu
+        # install it with `pip install --no-deps tensorflow-serving-api==2.16.1`
+        "serving": ["tensorflow-serving-api==2.16.1"],
     },
     entry_points={"console_scripts": ["lirank-tf=lirank_tf.cli:main"]},
     cmdclass={"build_custom_ops": BuildCustomOps, "build_py": BuildPyWithOps},

@@ -1,26 +1,41 @@
-"""Serving benchmark of the exported Feed model (LiRank §3.13, §4.3; amortized history).
+"""Serving benchmark of the exported Feed model (LiRank §3.7, §3.13, §4.3): latency budget.
 
     python benchmarks/serving.py [--days 4] [--impressions-per-day 3000] [--epochs 1]
-                                 [--requests 50] [--candidates 1,10,100,500] [--output-dir DIR]
+        [--requests 100] [--candidates 1,100,500] [--output-dir DIR]
+        [--baseline-export DIR] [--skip-train]
 
-1. Trains the Feed experiment (every Table 6 block, TransAct history) briefly on simulated
-   data and exports it twice, fp32 and ``quantize="int8"``; prints the embedding-table and
-   SavedModel-variables bytes and, on the test day scored through both exports, each task's
-   AUC and the score differences.
-2. Trains the same experiment with ``model.options.transact.candidate_fusion: append`` (the
-   amortized history encoder: candidates appended as separate items) on the same data,
-   exports it fp32 and int8, and prints both models' test-day AUCs.
-3. Times requests of N candidates of one member through the loaded SavedModels, in this
-   process, on this CPU: p50 / p99 latency and candidates per second, for the TransAct model
-   (per-candidate path only: its history encoding depends on the candidate), and for the
-   amortized model through ``serving_default`` (history repeated on every row) and
-   ``serve_candidates`` (history once).
+1. Trains the Feed experiment twice on the same simulated data, with TransAct early fusion
+   (``candidate_fusion: early``, the default before issue 20) and with the amortized
+   history encoder (``append``), exports them (fp32; the amortized one int8 too) and prints
+   the test-day AUC of every task of both, and the int8 export's AUC change.
+2. Per-stage breakdown of the serving graph for N = 1, 100, 500 candidates of one member
+   (transformation, embedding lookups, history encoder, trunk, heads + calibration: median
+   ms and share of the whole serving function, in process, Grappler on), and the request's
+   matmul FLOPs against a float32 matmul peak measured in the same run.
+3. Latency through the loaded SavedModels (p50 / p99, candidates per second, and the ratio
+   to the baseline, all cells interleaved request by request so a change of the machine's
+   load hits them alike). The baseline is ``--baseline-export`` (e.g. the export written
+   by the code before issue 20 from ``DIR/run_early``) or else the TransAct export.
+4. First request after load, each export in a fresh process: ``tf.saved_model.load``
+   alone (baseline) and ``lirank_tf.serving.load_export`` (replays the export's warm-up
+   file, ``assets.extra/tf_serving_warmup_requests``).
+5. Throughput of 1 and 2 concurrent clients (threads) at N = 100.
+
+Every latency depends on the machine's load: the script prints ``uptime`` before and after;
+compare ratios measured in the same run. TensorFlow runs with 2 intra- and 2 inter-op
+threads (``--threads``). ``--skip-train`` reuses the runs of an earlier ``--output-dir``,
+``--train-only`` stops after the exports.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from itertools import islice
 from pathlib import Path
@@ -33,11 +48,13 @@ from lirank_tf.config import ExperimentConfig, deep_merge, get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.metrics import auc
-from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.quantize import (embedding_table_bytes, quantize_embedding_tables,
-                                        saved_model_variables_bytes)
+from lirank_tf.serving import ServingModule, export_serving_model
 from lirank_tf.serving.request import records_to_candidates_request, records_to_request
 from lirank_tf.training.trainer import train
+from lirank_tf.workflow import load_run
+
+sys.path.insert(0, str(Path(__file__).parent))
+from serving_stages import STAGES, matmul_flops, matmul_peak_gflops, stage_times  # noqa: E402
 
 
 def read_records(files: list[str], limit: int | None = None) -> list[dict]:
@@ -59,33 +76,20 @@ def scores_of(signature, records: list[dict], fields, batch: int = 1000) -> dict
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def quality_table(config, model, exports: dict, test_files: list[str]) -> str:
-    """Bytes before / after int8 and the test-day AUC / score differences of the exports."""
+def int8_table(config, exports: dict, test_files: list[str]) -> str:
+    """Test-day AUC of the amortized model's fp32 and int8 exports and their score gap."""
     fields = raw_fields(config)
     records = read_records(test_files)
-    scores = {precision: scores_of(tf.saved_model.load(str(exports[("transact", precision)]))
+    scores = {precision: scores_of(tf.saved_model.load(str(exports[("amortized", precision)]))
                                    .signatures["serving_default"], records, fields)
               for precision in ("fp32", "int8")}
-    table_bytes = (embedding_table_bytes(model),
-                   embedding_table_bytes(quantize_embedding_tables(model)))
-    variables = tuple(saved_model_variables_bytes(exports[("transact", precision)])
-                      for precision in ("fp32", "int8"))
-    lines = ["| bytes | fp32 | int8 | smaller by |", "|---|---:|---:|---:|"]
-    for name, (before, after) in (("embedding tables", table_bytes),
-                                  ("SavedModel variables/", variables)):
-        lines.append(f"| {name} | {before:,} | {after:,} | {1 - after / before:.1%} |")
-    lines += ["", f"test day: {len(records):,} impressions",
-              "| output | AUC fp32 | AUC int8 | AUC diff | max abs diff | mean abs diff |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for task in [t.name for t in config.tasks] + ["score"]:
-        fp32, int8 = scores["fp32"][task], scores["int8"][task]
-        label = task if task != "score" else "click"
-        labels = np.array([float(r[next(t.label for t in config.tasks if t.name == label)])
-                           for r in records])
-        a32, a8 = auc(labels, fp32), auc(labels, int8)
-        name = task if task != "score" else "score (vs click)"
-        lines.append(f"| {name} | {a32:.4f} | {a8:.4f} | {a8 - a32:+.5f} | "
-                     f"{np.max(np.abs(int8 - fp32)):.2e} | {np.mean(np.abs(int8 - fp32)):.2e} |")
+    lines = ["| task | AUC fp32 | AUC int8 | AUC diff | max abs score diff |",
+             "|---|---:|---:|---:|---:|"]
+    for task in config.tasks:
+        labels = np.array([float(r[task.label]) for r in records])
+        a32, a8 = auc(labels, scores["fp32"][task.name]), auc(labels, scores["int8"][task.name])
+        gap = np.max(np.abs(scores["int8"][task.name] - scores["fp32"][task.name]))
+        lines.append(f"| {task.name} | {a32:.4f} | {a8:.4f} | {a8 - a32:+.5f} | {gap:.2e} |")
     return "\n".join(lines)
 
 
@@ -95,11 +99,11 @@ def fusion_table(config, exports: dict, test_files: list[str]) -> str:
     records = read_records(test_files)
     scores = {kind: scores_of(tf.saved_model.load(str(exports[(kind, "fp32")]))
                               .signatures["serving_default"], records, fields)
-              for kind in ("transact", "amortized")}
+              for kind in ("early", "amortized")}
     lines = ["| task | AUC TransAct (early) | AUC amortized (append) |", "|---|---:|---:|"]
     for task in config.tasks:
         labels = np.array([float(r[task.label]) for r in records])
-        lines.append(f"| {task.name} | {auc(labels, scores['transact'][task.name]):.4f} | "
+        lines.append(f"| {task.name} | {auc(labels, scores['early'][task.name]):.4f} | "
                      f"{auc(labels, scores['amortized'][task.name]):.4f} |")
     return "\n".join(lines)
 
@@ -125,33 +129,141 @@ def time_call(signature, request: dict) -> float:
     return time.perf_counter() - started
 
 
-def latency_table(config, exports: dict, records: list[dict], counts: list[int],
-                  requests: int, warmup: int = 3) -> str:
-    """Per N, the six (path, precision) cells are timed in turn, request after request, so
-    a change of the machine's load hits them alike."""
-    paths = [("transact", "serving_default", "TransAct (early fusion), per candidate"),
-             ("amortized", "serving_default", "amortized encoder, per candidate"),
-             ("amortized", "serve_candidates", "amortized encoder, history once")]
-    loaded = {key: tf.saved_model.load(str(path)) for key, path in exports.items()}
-    lines = ["| model, path | precision | N | p50 ms | p99 ms | candidates/s |",
-             "|---|---|---:|---:|---:|---:|"]
+def stage_table(models: dict, records: list[dict], counts: list[int], peak: float) -> str:
+    """Per model and N: median ms, share and op count of each serving stage, the request's
+    matmul FLOPs and the rate the model stages run them at against the measured peak."""
+    lines = ["| model | N | " + " | ".join(STAGES) + " | whole serving fn | matmul MFLOP | "
+             "GFLOP/s (of peak) |", "|---|---:|" + "---:|" * (len(STAGES) + 3)]
+    for name, (config, transform, model) in models.items():
+        module = ServingModule(config, transform, model)
+        for count in counts:
+            request, _ = requests_for(config, records, count)
+            stages, ops = stage_times(module, request)
+            flops = matmul_flops(model, transform(request))
+            whole = stages["whole"]
+            cells = [f"{stages[s] * 1e3:.2f} ({stages[s] / whole:.0%}; {ops[s]} ops)"
+                     for s in STAGES]
+            model_seconds = sum(stages[s] for s in STAGES[1:])
+            rate = flops / max(model_seconds, 1e-9) / 1e9
+            lines.append(f"| {name} | {count} | " + " | ".join(cells) +
+                         f" | {whole * 1e3:.2f} ({ops['whole']} ops) | {flops / 1e6:.1f} | "
+                         f"{rate:.1f} ({rate / peak:.1%}) |")
+    return "\n".join(lines)
+
+
+def latency_table(config, paths: list[tuple[str, str, str]], records: list[dict],
+                  counts: list[int], requests: int, warmup: int = 5) -> str:
+    """``paths``: (label, export dir, signature); the first is the baseline. Per N, the
+    cells are timed in turn, request after request."""
+    loaded = {path: tf.saved_model.load(path) for _, path, _ in paths}
+    lines = ["| export, signature | N | p50 ms | p99 ms | candidates/s | p50 vs baseline | "
+             "p99 vs baseline |", "|---|---:|---:|---:|---:|---:|---:|"]
     for count in counts:
         per_candidate, amortized = requests_for(config, records, count)
-        cells = [(name, precision, loaded[(kind, precision)].signatures[signature],
+        cells = [(label, loaded[path].signatures[signature],
                   amortized if signature == "serve_candidates" else per_candidate)
-                 for kind, signature, name in paths for precision in ("fp32", "int8")]
-        seconds: dict[int, list[float]] = {index: [] for index in range(len(cells))}
+                 for label, path, signature in paths]
+        seconds: list[list[float]] = [[] for _ in cells]
         for round_ in range(warmup + requests):
-            for index, (_, _, signature, request) in enumerate(cells):
+            for index, (_, signature, request) in enumerate(cells):
                 elapsed = time_call(signature, request)
                 if round_ >= warmup:
                     seconds[index].append(elapsed)
-        for index, (name, precision, _, _) in enumerate(cells):
-            times = np.array(seconds[index])
-            p50, p99 = np.percentile(times, [50, 99]) * 1e3
-            lines.append(f"| {name} | {precision} | {count} | {p50:.1f} | {p99:.1f} | "
-                         f"{count / times.mean():,.0f} |")
+        base = np.percentile(seconds[0], [50, 99])
+        for (label, _, _), times in zip(cells, seconds):
+            p50, p99 = np.percentile(times, [50, 99])
+            lines.append(f"| {label} | {count} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | "
+                         f"{count / np.mean(times):,.0f} | {base[0] / p50:.2f}x | "
+                         f"{base[1] / p99:.2f}x |")
     return "\n".join(lines)
+
+
+FIRST_REQUEST = """
+import json, sys, time
+import numpy as np, tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads({threads})
+tf.config.threading.set_inter_op_parallelism_threads({threads})
+request = {{k: tf.constant(v) for k, v in np.load({request!r}, allow_pickle=True).items()}}
+started = time.perf_counter()
+loaded = tf.saved_model.load({export!r})
+loaded_at = time.perf_counter()
+if {warm}:
+    from lirank_tf.serving import load_export
+    loaded = load_export({export!r})
+warm_at = time.perf_counter()
+times = []
+for _ in range(3):
+    begin = time.perf_counter()
+    loaded.signatures["serving_default"](**request)["score"].numpy()
+    times.append(time.perf_counter() - begin)
+print(json.dumps({{"load": loaded_at - started, "warmup": warm_at - loaded_at,
+                  "first": times[0], "third": times[2]}}))
+"""
+
+
+def first_request_table(paths: list[tuple[str, str, bool]], request: dict, scratch: Path,
+                        threads: int) -> str:
+    """Each export loaded in a fresh process; ``warm``: through ``load_export`` (load +
+    warm-up replay; the plain load is timed before it and then repeated inside it)."""
+    np.savez(scratch / "first_request.npz", **{k: v.numpy() for k, v in request.items()})
+    lines = ["| export, loading | load s | warm-up s | first request ms | third request ms |",
+             "|---|---:|---:|---:|---:|"]
+    for label, path, warm in paths:
+        script = FIRST_REQUEST.format(threads=threads, request=str(scratch / "first_request.npz"),
+                                      export=path, warm=warm)
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=900)
+        if done.returncode != 0:
+            lines.append(f"| {label} | failed: {done.stderr.strip().splitlines()[-1]} | | | |")
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        warmup = f"{result['warmup']:.1f}" if warm else "-"
+        lines.append(f"| {label} | {result['load']:.1f} | {warmup} | "
+                     f"{result['first'] * 1e3:.1f} | {result['third'] * 1e3:.1f} |")
+    return "\n".join(lines)
+
+
+def throughput_table(paths: list[tuple[str, str, str]], request: dict, count: int,
+                     seconds: float = 5.0) -> str:
+    """Requests of ``count`` candidates per second with 1 and 2 client threads calling
+    the same loaded signature back to back for ``seconds``."""
+    lines = ["| export, signature | clients | requests/s | candidates/s | mean latency ms |",
+             "|---|---:|---:|---:|---:|"]
+    for label, path, signature_name in paths:
+        signature = tf.saved_model.load(path).signatures[signature_name]
+        for _ in range(5):
+            time_call(signature, request)
+        for clients in (1, 2):
+            done: list[list[float]] = [[] for _ in range(clients)]
+            stop = time.perf_counter() + seconds
+
+            def client(index: int) -> None:
+                while time.perf_counter() < stop:
+                    done[index].append(time_call(signature, request))
+
+            workers = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            started = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            elapsed = time.perf_counter() - started
+            calls = sum(len(d) for d in done)
+            latency = np.mean([t for d in done for t in d])
+            lines.append(f"| {label} | {clients} | {calls / elapsed:,.1f} | "
+                         f"{calls * count / elapsed:,.0f} | {latency * 1e3:.2f} |")
+    return "\n".join(lines)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def trained(config: ExperimentConfig, run_dir: Path, skip_train: bool):
+    """(config, transform, model) of ``run_dir``, trained first unless ``skip_train``."""
+    if not skip_train:
+        train(config, run_dir)
+    return load_run(run_dir)
 
 
 def main() -> None:
@@ -159,44 +271,91 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=4, help="simulated days (last: test)")
     parser.add_argument("--impressions-per-day", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=50, help="timed requests per cell")
-    parser.add_argument("--candidates", default="1,10,100,500")
+    parser.add_argument("--requests", type=int, default=100, help="timed requests per cell")
+    parser.add_argument("--candidates", default="1,100,500")
+    parser.add_argument("--threads", type=int, default=2, help="intra- and inter-op threads")
     parser.add_argument("--output-dir", help="default: a temporary directory")
+    parser.add_argument("--baseline-export", help="the export to compare with (default: the "
+                        "TransAct early-fusion export of this run)")
+    parser.add_argument("--skip-train", action="store_true",
+                        help="reuse DIR/run_early and DIR/run_amortized of --output-dir")
+    parser.add_argument("--train-only", action="store_true",
+                        help="stop after training and exporting (then export the baseline "
+                        "from DIR/run_early and rerun with --skip-train)")
     args = parser.parse_args()
+    tf.get_logger().setLevel("ERROR")  # the stage functions retrace once per N, by design
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     root = Path(args.output_dir or tempfile.mkdtemp(prefix="lirank-serving-bench-"))
     started = time.time()
-    manifest = simulate_feed(root / "data", FeedSimulatorConfig(
-        num_days=args.days, impressions_per_day=args.impressions_per_day, seed=5))
-    config = get_experiment("feed", {
-        "data": {"train": manifest["train"], "valid": manifest["valid"], "test": manifest["test"]},
-        "training": {"epochs": args.epochs, "batch_size": 256, "verbose": 0}})
-    result = train(config, root / "run")
-    print(f"[serving] trained the Feed model in {time.time() - started:.0f}s", flush=True)
-    amortized_config = ExperimentConfig.from_dict(deep_merge(
-        config.to_dict(), {"model": {"options": {"transact": {"candidate_fusion": "append"}}}}))
-    amortized = train(amortized_config, root / "run_amortized")
-    print(f"[serving] trained the amortized Feed model ({time.time() - started:.0f}s)",
-          flush=True)
+    print(f"[serving] machine load at start: {uptime()}", flush=True)
+    if args.skip_train:
+        data = load_run(root / "run_early")[0].data
+        manifest = {"train": data.train, "valid": data.valid, "test": data.test}
+    else:
+        manifest = simulate_feed(root / "data", FeedSimulatorConfig(
+            num_days=args.days, impressions_per_day=args.impressions_per_day, seed=5))
+    base = {"data": {"train": manifest["train"], "valid": manifest["valid"],
+                     "test": manifest["test"]},
+            "training": {"epochs": args.epochs, "batch_size": 256, "verbose": 0}}
+    models = {}
+    for kind, fusion in (("early", "early"), ("amortized", "append")):
+        config = get_experiment("feed", deep_merge(base, {"model": {"options": {
+            "transact": {"candidate_fusion": fusion}}}}))
+        models[kind] = trained(config, root / f"run_{kind}", args.skip_train)
+        print(f"[serving] {'loaded' if args.skip_train else 'trained'} the Feed model, "
+              f"{fusion} fusion ({time.time() - started:.0f}s)", flush=True)
     exports = {}
-    for kind, run_config, trained in (("transact", config, result),
-                                      ("amortized", amortized_config, amortized)):
-        for precision in ("fp32", "int8"):
-            exports[(kind, precision)] = export_serving_model(
-                run_config, trained.transform, trained.model,
-                root / "exports" / f"{kind}_{precision}",
-                quantize="int8" if precision == "int8" else "none")
-    print(f"[serving] exported 4 SavedModels ({time.time() - started:.0f}s)\n", flush=True)
-    print("## int8 export: size and test-day scores (Feed model, TransAct history)\n")
-    print(quality_table(config, result.model, exports, manifest["test"]))
-    print("\n## history block: early fusion vs candidate appended (fp32, test day)\n")
+    for kind, precision in (("early", "fp32"), ("amortized", "fp32"), ("amortized", "int8")):
+        config, transform, model = models[kind]
+        target = root / "exports" / f"{kind}_{precision}"
+        shutil.rmtree(target, ignore_errors=True)
+        exports[(kind, precision)] = export_serving_model(
+            config, transform, model, target,
+            quantize="int8" if precision == "int8" else "none")
+    print(f"[serving] exported 3 SavedModels ({time.time() - started:.0f}s)\n", flush=True)
+    if args.train_only:
+        return
+    config = models["amortized"][0]
+    print("## history block: early fusion vs candidate appended (fp32, test day)\n")
     print(fusion_table(config, exports, manifest["test"]))
+    print("\n## int8 export of the amortized model (test day)\n")
+    print(int8_table(config, exports, manifest["test"]))
     counts = [int(c) for c in args.candidates.split(",")]
+    records = read_records(manifest["test"], 1000)
+    peak = matmul_peak_gflops()
+    print(f"\n## where a request's time goes (in process, median of 30; one member, N "
+          f"candidates, serving_default rows; float32 matmul peak measured now: "
+          f"{peak:.1f} GFLOP/s)\n")
+    print(stage_table({"TransAct (early)": models["early"],
+                       "amortized (append)": models["amortized"]}, records, counts, peak))
+    baseline = (args.baseline_export or str(exports[("early", "fp32")]))
+    baseline_label = ("baseline: today's export (--baseline-export)" if args.baseline_export
+                      else "baseline: TransAct early-fusion export")
+    paths = [(baseline_label, baseline, "serving_default")]
+    if args.baseline_export:
+        paths.append(("TransAct early fusion, fp32", str(exports[("early", "fp32")]),
+                      "serving_default"))
+    paths += [("amortized, fp32, serving_default", str(exports[("amortized", "fp32")]),
+               "serving_default"),
+              ("amortized, int8, serving_default", str(exports[("amortized", "int8")]),
+               "serving_default"),
+              ("amortized, fp32, serve_candidates", str(exports[("amortized", "fp32")]),
+               "serve_candidates")]
     print(f"\n## latency through the loaded SavedModels ({args.requests} timed requests per "
           f"cell, cells interleaved; history of {config.features.history.max_length} steps; "
-          "candidates/s = N / mean latency; this CPU)\n")
-    print(latency_table(config, exports, read_records(manifest["test"], 1000), counts,
-                        args.requests))
-    print(f"\n[serving] done in {time.time() - started:.0f}s; outputs in {root}")
+          f"{args.threads} threads; candidates/s = N / mean latency)\n")
+    print(latency_table(config, paths, records, counts, args.requests))
+    request, _ = requests_for(config, records, 100)
+    print("\n## first request (N = 100) after loading, fresh process per row\n")
+    print(first_request_table([(baseline_label + ", tf.saved_model.load", baseline, False),
+                               ("amortized fp32, load_export (warm-up replayed)",
+                                str(exports[("amortized", "fp32")]), True)],
+                              request, root, args.threads))
+    print("\n## throughput, N = 100, 1 and 2 concurrent clients\n")
+    print(throughput_table([paths[0], paths[-3]], request, 100))
+    print(f"\n[serving] machine load at end: {uptime()}")
+    print(f"[serving] done in {time.time() - started:.0f}s; outputs in {root}")
 
 
 if __name__ == "__main__":

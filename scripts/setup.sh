@@ -60,6 +60,9 @@ if [ "$(cat "$STAMPS/deps" 2>/dev/null)" != "$deps_key" ]; then
     "${PIP[@]}" uninstall -q -y tensorflow-cpu >/dev/null 2>&1 || true
   fi
   quiet "${PIP[@]}" install -q -c constraints.txt -r "$requirements" -r requirements-dev.txt
+  # TF Serving's PredictionLog protos (tests of the export's warm-up file), without the
+  # `tensorflow` distribution its wheel requires
+  quiet "${PIP[@]}" install -q --no-deps -c constraints.txt tensorflow-serving-api
   echo "$deps_key" > "$STAMPS/deps"
 else
   log "pinned stack up to date"

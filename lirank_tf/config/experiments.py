@@ -37,8 +37,13 @@ def _lirank_base() -> dict[str, Any]:
 def _feed() -> dict[str, Any]:
     """The Feed ranking model (LiRank §3.1, §A.1, Fig. 8) with every Table 6 block on: 30-dim
     QR-hashed id embeddings, isotonic calibration (by platform and content type), a wide gated
-    MLP, task grouping, TransAct history, Residual DCN and the sparse MoE. The MLP is 4 x 256
-    rather than the paper's 4 x 3500 so the model trains in minutes on a 2-core CPU."""
+    MLP, task grouping, TransAct-style history, Residual DCN and the sparse MoE. The MLP is
+    4 x 256 rather than the paper's 4 x 3500 so the model trains in minutes on a 2-core CPU.
+    The history block is the amortized encoder (``candidate_fusion: append``), served with
+    each member's history encoded once per request (benchmarks/serving.py). On the simulator
+    (4 days x 3,000 impressions, 1 epoch) its test AUC against TransAct's early fusion:
+    higher on all 6 tasks with data seeds 0 and 1 (+0.03 to +0.10), lower on 5 of 6 with
+    seed 5 (-0.015 to -0.028); higher on average over the three."""
     return deep_merge(_lirank_base(), {
         "name": "feed",
         "features": {
@@ -74,7 +79,10 @@ def _feed() -> dict[str, Any]:
         "model": {"name": "feed", "hidden_units": [256, 256, 256, 256], "tower_units": [64],
                   "dense_gating": True, "multitask": "grouping", "interaction": "residual_dcn",
                   "history_encoder": True, "sparse_moe": True,
-                  "calibration_features": ["platform", "content_type"]},
+                  "calibration_features": ["platform", "content_type"],
+                  # the amortized history encoder: the candidate appended as an item, so a
+                  # request encodes each member's history once (TransAct: `early`)
+                  "options": {"transact": {"candidate_fusion": "append"}}},
     })
 
 

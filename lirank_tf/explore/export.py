@@ -32,6 +32,7 @@ from lirank_tf.explore.neural_linear import NeuralLinear
 from lirank_tf.serving.export import ServingModule, Untracked, raw_signature
 from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
                                           same_rows_checks)
+from lirank_tf.serving.warmup import write_warmup_requests
 from lirank_tf.transform import TransformationModel
 from lirank_tf.wide.export import TABLE_ASSET, RootObjectTables, write_root_object_assets
 from lirank_tf.wide.root_object import RootObjectEffects
@@ -129,4 +130,5 @@ def export_explore_model(config: ExperimentConfig, transform: TransformationMode
         tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
     if effects is not None:
         write_root_object_assets(export_dir, effects, root_object_scale)
+    write_warmup_requests(export_dir, config)
     return export_dir

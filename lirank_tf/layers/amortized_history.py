@@ -37,6 +37,9 @@ class AmortizedHistoryEncoder(keras.layers.Layer):
     member (candidate rows ``m*n .. m*n + n - 1`` belong to history row ``m``). ``M == B``
     is the usual one-candidate-per-row path; ``M == 1`` scores all ``B`` candidates of one
     member with the history encoded once. Both give the same outputs for the same pairs.
+    At inference (``training`` falsy) equal history rows are encoded once: a batch of one
+    member's N candidates sent row by row (``M == B``, as TF Serving's Predict clients
+    send them) costs one history encoding, a batch mixing K members K.
     Call signature and constructor arguments are those of ``TransActEncoder``, so the
     model's history block can use either.
 
@@ -184,22 +187,37 @@ class AmortizedHistoryEncoder(keras.layers.Layer):
         mixed = tf.einsum("mhqt,mthk->mqhk", probabilities, value)
         return self._block(history, self._output(mixed, layer), layer, training)
 
-    def _candidate_layer(self, candidates, history, mask, layer, training):
-        """Cross-attention of candidates [M, n, D] to their member's valid history
-        [M, T, D] (the states entering the layer) and to themselves."""
+    def _candidate_layer(self, candidates, history, mask, member_of, layer, training):
+        """Cross-attention of candidates [B, D] to their member's valid history (the states
+        [U, T, D] entering the layer, row ``member_of[i]`` for candidate ``i``) and to
+        themselves; ``mask`` [B, T] is the mask of each candidate's member."""
         query, self_key, self_value = (self._project(candidates, layer, part)
                                        for part in ("query", "key", "value"))
         key, value = self._project(history, layer, "key"), self._project(history, layer, "value")
+        key, value = tf.gather(key, member_of), tf.gather(value, member_of)
         scale = 1.0 / math.sqrt(query.shape[-1])
-        history_scores = tf.einsum("mnhk,mthk->mnht", query, key) * scale
-        history_scores = tf.where(mask[:, None, None, :], history_scores,
-                                  history_scores.dtype.min)
+        history_scores = tf.einsum("bhk,bthk->bht", query, key) * scale
+        history_scores = tf.where(mask[:, None, :], history_scores, history_scores.dtype.min)
         self_scores = tf.reduce_sum(query * self_key, axis=-1, keepdims=True) * scale
         probabilities = tf.nn.softmax(tf.concat([history_scores, self_scores], axis=-1))
         probabilities = self.attention_dropout(probabilities, training=training)
-        mixed = tf.einsum("mnht,mthk->mnhk", probabilities[..., :-1], value) \
+        mixed = tf.einsum("bht,bthk->bhk", probabilities[..., :-1], value) \
             + probabilities[..., -1:] * self_value
         return self._block(candidates, self._output(mixed, layer), layer, training)
+
+    @staticmethod
+    def _distinct_histories(history: tf.Tensor, mask: tf.Tensor):
+        """``(distinct rows of history, their masks, index [M] of each row among them)``:
+        rows with the same tokens and mask are encoded once (exact: equal inputs, equal
+        states)."""
+        rows = tf.shape(history)[0]
+        bits = tf.bitcast(history, {2: tf.int16, 4: tf.int32, 8: tf.int64}[history.dtype.size])
+        key_dtype = tf.int64 if history.dtype.size == 8 else tf.int32
+        keys = tf.concat([tf.reshape(tf.cast(bits, key_dtype), [rows, -1]),
+                          tf.cast(mask, key_dtype)], axis=1)
+        distinct, index = tf.raw_ops.UniqueV2(x=keys, axis=[0], out_idx=tf.int32)
+        first = tf.math.unsorted_segment_min(tf.range(rows), index, tf.shape(distinct)[0])
+        return tf.gather(history, first), tf.gather(mask, first), index
 
     def call(self, item_embeddings, actions, candidate_embedding, mask, training=None):
         mask = tf.cast(mask, tf.bool)
@@ -216,16 +234,24 @@ class AmortizedHistoryEncoder(keras.layers.Layer):
         marker = tf.broadcast_to(tf.cast(self.candidate_action, history.dtype),
                                  [rows, self.candidate_action.shape[0]])
         candidates = tf.concat([tf.cast(candidate_embedding, history.dtype), marker], -1)
-        candidates = tf.reshape(candidates, [members, per_member, self.token_dim])
+        # candidate i belongs to history row i // per_member
+        member_of = tf.range(rows) // tf.maximum(per_member, 1)
+        if not training:
+            # Inference: every distinct history of the batch is encoded once (a request of
+            # one member's N candidates, sent row by row, encodes one history, not N).
+            history, mask, distinct = self._distinct_histories(history, mask)
+            member_of = tf.gather(distinct, member_of)
+        candidate_mask = tf.gather(mask, member_of)
         for layer in range(self.num_layers):
             # both from the history states entering this layer
-            candidates = self._candidate_layer(candidates, history, mask, layer, training)
+            candidates = self._candidate_layer(candidates, history, candidate_mask, member_of,
+                                               layer, training)
             history = self._history_layer(history, mask, layer, training)
         member_parts = [self._max_pool(history, mask)]
         if self.last_steps:
             member_parts.append(self._last_steps(history, mask))
-        member_summary = tf.repeat(tf.concat(member_parts, -1), per_member, axis=0)
-        return tf.concat([tf.reshape(candidates, [rows, self.token_dim]), member_summary], -1)
+        member_summary = tf.gather(tf.concat(member_parts, -1), member_of)
+        return tf.concat([candidates, member_summary], -1)
 
     @staticmethod
     def _max_pool(tokens: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

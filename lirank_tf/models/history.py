@@ -5,14 +5,16 @@ right-aligned, ``history_mask`` (1.0 at real steps) and ``history_candidate`` (t
 scored). Items and the candidate are embedded with the history item table, so the candidate
 lives in the space of the history items.
 
-* ``model.history_encoder`` with ``options.transact.candidate_fusion: early`` (default):
-  ``TransActEncoder`` on concat(item, action, candidate) tokens (early fusion), 2-layer
-  Transformer, max-pool + last 5 steps.
-* ``model.history_encoder`` with ``candidate_fusion: append``: ``AmortizedHistoryEncoder``,
-  the same hyper-parameters; the candidate is appended to the history as a separate item
-  that cross-attends to it, so the history states do not depend on the candidate. Trained
-  like the early-fusion model (one candidate per row); the export then also has the
-  ``serve_candidates`` signature, which encodes a member's history once for N candidates
+* ``model.history_encoder`` with ``options.transact.candidate_fusion: early`` (the block's
+  default): ``TransActEncoder`` on concat(item, action, candidate) tokens (early fusion),
+  2-layer Transformer, max-pool + last 5 steps.
+* ``model.history_encoder`` with ``candidate_fusion: append`` (the Feed experiment's
+  default): ``AmortizedHistoryEncoder``, the same hyper-parameters; the candidate is
+  appended to the history as a separate item that cross-attends to it, so the history
+  states do not depend on the candidate. Trained like the early-fusion model (one
+  candidate per row); at inference every distinct history of a batch is encoded once (a
+  ``serving_default`` request of one member's N candidates encodes one history), and the
+  export also has the ``serve_candidates`` signature, which takes the history in one row
   (``lirank_tf.serving.amortized``).
 * otherwise: the mean of (item + action) embeddings over real steps, concatenated with the
   candidate embedding.

@@ -16,12 +16,29 @@ Signatures:
   features in one row per candidate (or one row shared by all); the history is encoded
   once for all candidates (see ``lirank_tf.serving.amortized``).
 
+With the amortized history encoder every signature encodes each distinct member history
+of a request once (``AmortizedHistoryEncoder`` at inference), so ``serving_default`` rows of
+one member's N candidates cost one history encoding, not N.
+
 Outputs: ``<task>`` probability ``float32 [batch]`` for every task and ``score``, the linear
 combination ``sum_t score_weight_t * p_t`` (LiRank §3.1). Only stock TensorFlow ops are used.
 
 Requests are checked first (``lirank_tf.serving.validation``): a wrong shape, rows that
-disagree or misaligned history fields fail with an error naming the feature. Defaults: a
-NaN numeric value takes the feature's default, an empty history or id embeds to zeros.
+disagree or misaligned history fields fail with an error naming the feature. Defaults: an
+empty history or id embeds to zeros.
+
+Numeric values, in every signature (the transformation model does the same in training,
+``lirank_tf.transform.normalization``): NaN, +inf and -inf are missing values and take the
+feature's configured default (as an absent value or a null does); a finite value is clipped
+to the feature's training range ``[minimum, maximum]`` of ``transform_statistics.json``
+(per component of a vector; not a component constant in the sample; statistics saved
+without a range do not clip), and the standardised value is bounded to +-1000. Every
+request with the right shapes thus gets finite task probabilities in [0, 1] and a finite
+``score`` in [0, sum of the score weights].
+
+Warm-up: the export carries TF Serving's ``assets.extra/tf_serving_warmup_requests`` (requests
+of 1 and 100 real rows to every signature, see ``lirank_tf.serving.warmup``), which
+``lirank_tf.serving.load_export`` replays in Python.
 
 ``quantize="int8"`` exports the embedding tables as middle-max int8 rows (LiRank §3.13,
 ``lirank_tf.serving.quantize``), dequantised at lookup with stock ops.
@@ -30,6 +47,7 @@ NaN numeric value takes the feature's default, an empty history or id embeds to 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import keras
 import tensorflow as tf
@@ -41,6 +59,7 @@ from lirank_tf.serving.amortized import (broadcast_to_candidates, has_amortized_
 from lirank_tf.serving.quantize import check_quantize, quantize_embedding_tables
 from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
                                           same_rows_checks)
+from lirank_tf.serving.warmup import write_warmup_requests
 from lirank_tf.transform import TransformationModel
 
 
@@ -158,7 +177,8 @@ class ServingModule(tf.Module):
 def export_serving_model(config: ExperimentConfig, transform: TransformationModel,
                          model: keras.Model, export_dir: str | Path, *,
                          quantize: str | None = None,
-                         row_params_dtype: str = "float16") -> Path:
+                         row_params_dtype: str = "float16",
+                         warmup_records: Sequence[dict] | None = None) -> Path:
     """Writes the SavedModel with the signatures of this module's docstring.
 
     Args:
@@ -169,6 +189,8 @@ def export_serving_model(config: ExperimentConfig, transform: TransformationMode
         quantize: "none" or "int8"; None (default) means ``config.export.quantize``.
         row_params_dtype: with int8, the dtype of each table row's middle and scale,
             "float16" (default) or "float32" (see ``lirank_tf.serving.int8_tables``).
+        warmup_records: raw rows the warm-up requests are built from; None (default): the
+            first records of ``config.data.train`` (see ``lirank_tf.serving.warmup``).
 
     Returns:
         ``export_dir`` as a Path.
@@ -179,4 +201,5 @@ def export_serving_model(config: ExperimentConfig, transform: TransformationMode
         model = quantize_embedding_tables(model, row_params_dtype)
     module = ServingModule(config, transform, model)
     tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
+    write_warmup_requests(export_dir, config, warmup_records)
     return export_dir

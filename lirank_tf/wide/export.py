@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.serving.export import ServingModule
+from lirank_tf.serving.warmup import write_warmup_requests
 from lirank_tf.transform import TransformationModel
 from lirank_tf.wide.root_object import RootObjectEffects
 
@@ -136,6 +137,7 @@ def export_with_root_object_table(config: ExperimentConfig, transform: Transform
         module = RootObjectServingModule(config, transform, model, effects, table)
         tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
     write_root_object_assets(export_dir, effects)
+    write_warmup_requests(export_dir, config)
     return export_dir
 
 

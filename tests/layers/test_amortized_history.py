@@ -134,6 +134,27 @@ def test_one_member_many_candidates_equals_the_per_candidate_path():
                                                         masks), rtol=1e-4, atol=1e-5)
 
 
+def test_rows_of_interleaved_members_encode_each_distinct_history_once():
+    """Inference on one candidate per row, rows of three members interleaved (as a Predict
+    request mixing members sends them): each distinct history is encoded once (the graph
+    holds UniqueV2), and every row equals the NumPy reference and the training path, which
+    encodes every row's history."""
+    encoder, weights = built_encoder()
+    items, actions, candidates, masks = member_inputs(per_member=5)
+    order = np.arange(15) % 3   # member of each row: 0, 1, 2, 0, 1, 2, ...
+    rows = [x[order] for x in (items, actions, masks)]
+    got = encoder(rows[0], rows[1], candidates, rows[2], training=False).numpy()
+    trained_path = encoder(rows[0], rows[1], candidates, rows[2], training=True).numpy()
+    expected = np.concatenate([reference(weights, items[m:m + 1], actions[m:m + 1],
+                                         candidates[i:i + 1], masks[m:m + 1])
+                               for i, m in enumerate(order)])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got, trained_path, rtol=1e-5, atol=1e-6)
+    graph = tf.function(lambda *x: encoder(*x, training=False)).get_concrete_function(
+        *(tf.constant(x) for x in (rows[0], rows[1], candidates, rows[2]))).graph
+    assert "UniqueV2" in {op.type for op in graph.get_operations()}
+
+
 def test_a_candidate_does_not_see_the_other_candidates():
     encoder, _ = built_encoder()
     items, actions, candidates, masks = member_inputs(masks=MASKS[:1], per_member=6)

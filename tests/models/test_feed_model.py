@@ -8,9 +8,9 @@ from model_test_data import (assert_export_matches_keras, compile_for, first_rec
 
 from lirank_tf.config import ConfigError, get_experiment
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
-from lirank_tf.layers import (CrossNetwork, GatedMLP, GroupedTaskHeads, HardSharingHeads,
-                              IsotonicCalibration, MMoEHeads, ParallelMaskNet, PLEHeads,
-                              QRHashEmbedding, ResidualDCN, SparseMoE, TransActEncoder)
+from lirank_tf.layers import (AmortizedHistoryEncoder, CrossNetwork, GatedMLP, GroupedTaskHeads,
+                              HardSharingHeads, IsotonicCalibration, MMoEHeads, ParallelMaskNet,
+                              PLEHeads, QRHashEmbedding, ResidualDCN, SparseMoE, TransActEncoder)
 from lirank_tf.models import build_model
 from lirank_tf.models.calibration import HashBuckets
 from lirank_tf.models.pooling import MaskedPooling
@@ -49,7 +49,7 @@ def test_default_feed_experiment_is_the_full_paper_model():
     assert all(tables[f"{t}_embedding"].embedding_dim == 30 for t in ("member", "hashtag", "post"))
     assert all(t.hashed_input and t.output_mode == "sequence" for t in tables.values())
     assert model.get_layer("dense_batch_norm") is not None
-    assert len(layers_of(model, TransActEncoder)) == 1
+    assert len(layers_of(model, AmortizedHistoryEncoder)) == 1   # candidate_fusion: append
     assert len(layers_of(model, ResidualDCN)) == 1
     (mlp,) = layers_of(model, GatedMLP)
     assert mlp.use_gates and mlp.units == [256, 256, 256, 256]

@@ -27,9 +27,10 @@ def encoders(model: keras.Model) -> list:
             if isinstance(layer, (TransActEncoder, AmortizedHistoryEncoder))]
 
 
-# token widths: early fusion item (30) + action (4) + candidate (30); appended: item + action
+# token widths: early fusion item (30) + action (4) + candidate (30); appended: item + action.
+# The Feed experiment's default (None) is append.
 @pytest.mark.parametrize("fusion, encoder_class, token_dim", [
-    (None, TransActEncoder, 64), ("early", TransActEncoder, 64),
+    (None, AmortizedHistoryEncoder, 34), ("early", TransActEncoder, 64),
     ("append", AmortizedHistoryEncoder, 34)])
 def test_candidate_fusion_selects_the_history_encoder(fusion, encoder_class, token_dim):
     model = build_model(config_with(fusion))

@@ -15,6 +15,9 @@ from lirank_tf.data.raw_features import RawField, raw_fields
 from lirank_tf.models import build_model
 from lirank_tf.transform import DenseStatistics, TransformationModel
 
+# the session export's warm-up requests are built from make_records(config, 100, WARMUP_SEED)
+WARMUP_SEED = 11
+
 SMALL_FEED = {
     "features": {
         "tables": [

@@ -60,6 +60,33 @@ def test_candidates_signature_equals_the_per_candidate_path(serving, count, seed
     assert np.std(once["score"].numpy()) > 0 or count == 1  # candidates are told apart
 
 
+def row_by_row_scores(config, transform, model, records):
+    """The reference without any sharing between rows: each record scored on its own."""
+    scores = [keras_scores(config, transform, model, records_to_request([r], raw_fields(config)))
+              for r in records]
+    return {name: np.concatenate([s[name] for s in scores]) for name in scores[0]}
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_serving_default_rows_of_one_or_several_members_equal_the_keras_model(serving, members):
+    """serving_default encodes each distinct history of a request once: a request of one
+    member's 20 candidates, and one whose rows interleave 3 members (and a row with an empty
+    history), score as the Keras model scores every row on its own."""
+    config, transform, model, _, loaded = serving
+    groups = [member_and_candidates(config, 20 // members + 1, seed=20 + m)[1]
+              for m in range(members)]
+    records = [group[i] for i in range(len(groups[0])) for group in groups][:20]
+    if members > 1:
+        history = config.features.history
+        records[-1] = dict(records[-1], **{history.item_field: [], history.action_field: []})
+    request = records_to_request(records, raw_fields(config))
+    served = loaded.signatures["serving_default"](**tensors(request))
+    expected = row_by_row_scores(config, transform, model, records)
+    for name in expected:
+        np.testing.assert_allclose(served[name].numpy(), expected[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
 def test_member_features_may_be_sent_once(serving):
     config, _, _, _, loaded = serving
     member, candidates = member_and_candidates(config, 9, seed=4)
