@@ -138,8 +138,10 @@ def main() -> None:
     predictions = model.predict(inputs["test"], batch_size=4096, verbose=0).reshape(-1)
     np.savez(args.output, labels=labels["test"], predictions=predictions)
     epochs = len(history.history["loss"])
-    print(json.dumps({"epochs": epochs, "seconds_per_epoch": seconds / epochs,
-                      "best_val_auc": max(history.history["val_auc"])}))
+    val_auc = history.history["val_auc"]
+    print(json.dumps({"epochs": epochs, "max_epochs": args.epochs,
+                      "seconds_per_epoch": seconds / epochs, "best_val_auc": max(val_auc),
+                      "best_epoch": int(np.argmax(val_auc)) + 1}))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,12 @@ class ModelConfig(ConfigBase):
     the rows of a request, e.g. ``viewer_id``: LiGR-style set-wise attention
     (``options.setwise``) lets the rows of a group attend to each other before the task heads,
     and training keeps the rows of a session in one batch (``lirank_tf.training.pipeline``).
+    ``embedding_l2`` (>= 0; 0 = off) penalises the embedding rows a batch looks up, as CTR
+    libraries regularise embeddings: ``embedding_l2`` x the batch mean, over the id features,
+    of each feature's mean squared L2 norm of its looked-up vectors (`lirank_tf.models.
+    regularization.TouchedRowL2`); rows no example touches are left alone. ``mlp_batch_norm``
+    puts batch norm between each hidden layer's matmul and its activation (dropout stays
+    last, `GatedMLP`).
     """
 
     name: str = "feed"
@@ -139,8 +145,13 @@ class ModelConfig(ConfigBase):
     route_feature: str = ""
     route_values: list[str] = field(default_factory=list)
     setwise_group: str = ""
+    embedding_l2: float = 0.0
+    mlp_batch_norm: bool = False
 
     def __post_init__(self) -> None:
+        if not (0.0 <= self.embedding_l2 < float("inf")):
+            raise ConfigError(f"model.embedding_l2: expected a finite number >= 0 (0: off), got "
+                              f"{self.embedding_l2!r}")
         if not isinstance(self.setwise_group, str):
             raise ConfigError(f"model.setwise_group: expected the name of an id feature or \"\", "
                               f"got {self.setwise_group!r}")
@@ -165,6 +176,10 @@ class ModelConfig(ConfigBase):
                               f"{self.route_values!r}")
 
 
+# training.monitor values besides "val_..." log keys ("" = "auc_logloss")
+MONITORS = ("", "auc_logloss", "auc", "logloss")
+
+
 @dataclasses.dataclass
 class TrainingConfig(ConfigBase):
     batch_size: int = 512
@@ -179,8 +194,14 @@ class TrainingConfig(ConfigBase):
     decay: Literal["constant", "linear", "cosine"] = "cosine"
     clipnorm: float = 1.0
     steps_per_epoch: int = 0
-    # validation-driven schedule (0 = off); monitor "" means val_<first task>_auc
+    # validation-driven schedule (0 = off): stop after early_stopping_patience epochs without
+    # a gain > early_stopping_min_delta of the validation score and keep the best epoch's
+    # weights; halve the learning rates after reduce_lr_patience such epochs. The score
+    # (`lirank_tf.training.callbacks.ValidationScore`), maximised: monitor "auc_logloss" (or
+    # "", the default) = mean over tasks of val AUC - val log loss; "auc"; "logloss"; or a
+    # "val_..." key of the epoch logs (e.g. val_click_auc).
     early_stopping_patience: int = 0
+    early_stopping_min_delta: float = 1e-4
     reduce_lr_patience: int = 0
     reduce_lr_factor: float = 0.5
     monitor: str = ""
@@ -189,6 +210,27 @@ class TrainingConfig(ConfigBase):
     # under horovodrun: shard the embedding tables over the workers (LiRank §4.1, Fig. 7)
     # instead of replicating them; needs clipnorm: 0 (workers see different table gradients)
     shard_embeddings: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "base_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"training.{name}: expected a positive int, got "
+                                  f"{getattr(self, name)!r}")
+        if self.epochs < 0:   # 0: the initial weights are saved untrained
+            raise ConfigError(f"training.epochs: expected an int >= 0, got {self.epochs!r}")
+        for name in ("early_stopping_patience", "reduce_lr_patience", "steps_per_epoch"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"training.{name}: expected an int >= 0 (0: off), got "
+                                  f"{getattr(self, name)!r}")
+        if not (0.0 <= self.early_stopping_min_delta < 1.0):
+            raise ConfigError(f"training.early_stopping_min_delta: expected a number in [0, 1), "
+                              f"got {self.early_stopping_min_delta!r}")
+        if not 0.0 < self.reduce_lr_factor < 1.0:
+            raise ConfigError(f"training.reduce_lr_factor: expected a number in (0, 1), got "
+                              f"{self.reduce_lr_factor!r}")
+        if self.monitor not in MONITORS and not self.monitor.startswith("val_"):
+            raise ConfigError(f"training.monitor: expected one of {list(MONITORS)} or a 'val_...' "
+                              f"key of the epoch logs, got {self.monitor!r}")
 
 
 @dataclasses.dataclass

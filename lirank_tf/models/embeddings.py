@@ -15,6 +15,7 @@ import keras
 from lirank_tf.config import FeaturesConfig, ModelConfig
 from lirank_tf.layers.qr_hash import QRHashEmbedding
 from lirank_tf.models.pooling import MaskedPooling
+from lirank_tf.models.regularization import TouchedRowL2
 
 EMBEDDING_STDDEV = 0.02
 
@@ -40,11 +41,17 @@ def embedding_tables(features: FeaturesConfig, model: ModelConfig) -> dict[str, 
     return tables
 
 
-def id_feature_vectors(inputs: dict, features: FeaturesConfig, tables: dict) -> list:
-    """One ``[batch, dim]`` vector per id feature (id lists pooled), in config order."""
+def id_feature_vectors(inputs: dict, features: FeaturesConfig, tables: dict,
+                       embedding_l2: float = 0.0) -> list:
+    """One ``[batch, dim]`` vector per id feature (id lists pooled), in config order; with
+    ``embedding_l2`` > 0 each lookup passes a `TouchedRowL2` penalty (``model.embedding_l2``)."""
     vectors = []
     for feature in features.ids:
         embeddings, mask = tables[feature.table](inputs[feature.name])
+        if embedding_l2:
+            penalty = TouchedRowL2(embedding_l2, name=f"{feature.name}_l2")
+            embeddings = (penalty(embeddings, mask) if feature.kind == "id_list"
+                          else penalty(embeddings))
         if feature.kind == "id_list":
             embeddings = MaskedPooling(feature.pooling, name=f"{feature.name}_pooling")(
                 embeddings, mask)

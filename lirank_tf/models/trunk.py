@@ -33,7 +33,8 @@ def input_features(inputs: dict, config: ExperimentConfig) -> keras.KerasTensor:
     """The concatenated feature vector ``[batch, width]`` every model starts from."""
     features, model = config.features, config.model
     tables = embedding_tables(features, model)
-    parts = id_feature_vectors(inputs, features, tables) if model.id_features else []
+    parts = (id_feature_vectors(inputs, features, tables, model.embedding_l2)
+             if model.id_features else [])
     if features.history is not None and model.use_history:
         parts.append(history_vector(inputs, features.history, tables, model))
     if "dense" in inputs:
@@ -66,10 +67,11 @@ def interaction_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = ""
 
 
 def mlp_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
-    """``hidden_units`` fully-connected layers, GateNet-gated when ``model.dense_gating`` (§3.5)."""
+    """``hidden_units`` fully-connected layers, GateNet-gated when ``model.dense_gating`` (§3.5),
+    batch norm before each activation with ``model.mlp_batch_norm``, dropout after each."""
     return GatedMLP(units=model.hidden_units, activation=model.activation, dropout=model.dropout,
-                    use_gates=model.dense_gating, **block_options(model, "gating"),
-                    name=_name(prefix, "mlp"))(x)
+                    use_batch_norm=model.mlp_batch_norm, use_gates=model.dense_gating,
+                    **block_options(model, "gating"), name=_name(prefix, "mlp"))(x)
 
 
 def sparse_moe_block(x: keras.KerasTensor, model: ModelConfig, prefix: str = "") -> keras.KerasTensor:
