@@ -20,6 +20,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from typing import Callable
 
 from lirank_tf import __version__
@@ -47,10 +48,14 @@ def _init_config(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
     from lirank_tf.config import ExperimentConfig
+    from lirank_tf.training.report import end_summary
     config = ExperimentConfig.load(args.config, args.set or ())
     if args.incremental_from is None:
+        started = time.perf_counter()
         result = workflow.train(config, args.output_dir, overwrite=args.overwrite)
-        print(f"trained model: {result.run.model_path}")
+        print(end_summary(result.history, result.run.path, epochs=config.training.epochs,
+                          stopping=result.stopping, seconds=time.perf_counter() - started,
+                          tasks=[t.name for t in config.tasks]))
         return 0
     workflow.check_finished_run(args.incremental_from, "--incremental-from")
     if args.cold_start is not None:

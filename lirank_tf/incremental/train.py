@@ -34,7 +34,8 @@ from lirank_tf.incremental.regularizer import (attach_fisher_penalty, check_cold
 from lirank_tf.models import build_model
 from lirank_tf.training.pipeline import expand_globs, training_dataset
 from lirank_tf.training.atomic import write_json_atomic
-from lirank_tf.training.compile import compile_model, fit_callbacks
+from lirank_tf.training.callbacks import stopping_record
+from lirank_tf.training.compile import compile_model, fit_callbacks, fit_display
 from lirank_tf.training.run import Run, load_run
 from lirank_tf.training.trainer import TrainResult, fit_datasets, validation_callbacks
 from lirank_tf.transform import TransformationModel
@@ -43,7 +44,7 @@ FISHER_FILE = "fisher.npz"
 INCREMENTAL_FILE = "incremental.json"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class IncrementalTrainResult(TrainResult):
     fisher: FisherInformation | None
     train_seconds: float
@@ -171,11 +172,13 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         started = time.perf_counter()
         try:
             # the run's backup restores the state of an interrupted run over the warm start
+            verbose, display = fit_display(config, steps)
             model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
                       steps_per_epoch=config.training.steps_per_epoch or None,
                       shuffle=False,        # the reader shuffles
-                      callbacks=fit_callbacks(run, validation=validation, extra=extra_callbacks),
-                      verbose=config.training.verbose)
+                      callbacks=fit_callbacks(run, validation=validation,
+                                              extra=[*display, *(extra_callbacks or [])]),
+                      verbose=verbose)
         finally:
             detach_fisher_penalty(model)
         train_seconds = time.perf_counter() - started
@@ -200,7 +203,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
                              "vectorised with tf.vectorized_map over one batched forward pass",
         }
         write_json_atomic(run.path / INCREMENTAL_FILE, metadata)
-        history = run.finish()
+        stopping = stopping_record(validation)
+        history = run.finish(stopping=stopping)
     return IncrementalTrainResult(model=model, transform=transform, history=history, run=run,
-                                  fisher=fisher, train_seconds=train_seconds,
+                                  stopping=stopping, fisher=fisher, train_seconds=train_seconds,
                                   fisher_seconds=fisher_seconds, metadata=metadata)

@@ -10,6 +10,7 @@ import keras
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.optimizers import DenseSparseOptimizer, make_training_optimizer
+from lirank_tf.training.progress import CompactProgress
 from lirank_tf.training.run import Run
 
 
@@ -54,3 +55,16 @@ def fit_callbacks(run: Run, *, validation: Sequence[keras.callbacks.Callback] = 
         keras.callbacks.BackupAndRestore(str(run.backup_dir), delete_checkpoint=False),
         *(extra or []),
     ]
+
+
+def fit_display(config: ExperimentConfig, steps_per_epoch: int | None, *, chief: bool = True
+                ) -> tuple[int, list[keras.callbacks.Callback]]:
+    """(``verbose`` for ``model.fit``, display callbacks) for ``training.verbose``: 1 (default)
+    the compact multi-task display (`CompactProgress`: loss, mean and worst task AUC, steps/s,
+    ETA; full metrics stay in the history and TensorBoard), 2 Keras' own line per epoch with
+    every metric, 0 nothing. Not ``chief`` (a Horovod worker of rank > 0): nothing."""
+    verbose = config.training.verbose if chief else 0
+    if verbose == 1:
+        return 0, [CompactProgress([t.name for t in config.tasks], config.training.epochs,
+                                   config.training.steps_per_epoch or steps_per_epoch)]
+    return verbose, []

@@ -61,23 +61,39 @@ def best_epoch(history: dict[str, list[float]], monitor: str) -> tuple[int, dict
     return index + 1, metrics
 
 
-def end_summary(history: dict[str, list[float]], run_dir: str | Path, *, monitor: str,
-                epochs: int, stop_reason: str | None = None, seconds: float | None = None,
+_REASONS = {"early_stopping": "early stopping: the validation score ({criterion}) did not improve "
+                              "for training.early_stopping_patience epochs",
+            "epoch_cap": "reached the epoch cap (training.epochs = {epochs})"}
+
+
+def end_summary(history: dict[str, list[float]], run_dir: str | Path, *, epochs: int,
+                stopping: dict | None = None, seconds: float | None = None,
                 tasks: Sequence[str] = ()) -> str:
-    """The lines printed when training is over."""
+    """The lines printed when training is over. ``stopping``: how ``model.fit`` ended
+    (`lirank_tf.training.callbacks.stopping_record`: ``stop_reason``, ``best_epoch``,
+    ``criterion``, ``best_metrics``); without it the best epoch is the one of the lowest
+    validation loss."""
     run_dir = Path(run_dir)
     trained = len(history.get("loss", []))
-    reason = stop_reason or ("reached the epoch cap (training.epochs)" if trained >= epochs
-                             else "stopped early")
+    if stopping and stopping.get("stop_reason") in _REASONS:
+        reason = _REASONS[stopping["stop_reason"]].format(criterion=stopping.get("criterion"),
+                                                          epochs=epochs)
+    else:
+        reason = (f"reached the epoch cap (training.epochs = {epochs})" if trained >= epochs
+                  else "stopped early")
     took = f" in {seconds:.0f}s" if seconds is not None else ""
     lines = [f"trained {trained} epoch{'s' if trained != 1 else ''}{took}: {reason}"]
-    best = best_epoch(history, monitor)
+    if stopping and stopping.get("best_epoch"):
+        best, by = (stopping["best_epoch"], dict(stopping.get("best_metrics") or {})), \
+            f"the validation score ({stopping.get('criterion')}); its weights are the model's"
+    else:
+        best, by = best_epoch(history, "val_loss"), "val_loss"
     if best is not None:
         epoch, metrics = best
         shown = [k for k in metrics if k == "val_loss" or k.endswith("auc")]
-        if tasks and len(shown) > 8:   # many tasks: loss and the AUCs of the first tasks
+        if len(shown) > 8:   # many tasks: the loss and the AUCs of the first tasks
             shown = ["val_loss", *[f"val_{t}_auc" for t in tasks[:6] if f"val_{t}_auc" in metrics]]
-        lines.append(f"best epoch {epoch} by {monitor}: "
+        lines.append(f"best epoch {epoch} by {by}: "
                      + "  ".join(f"{k} {metrics[k]:.4f}" for k in shown if k in metrics))
     lines += [f"run:         {run_dir}",
               f"model:       {run_dir / 'model.keras'}",

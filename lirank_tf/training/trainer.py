@@ -16,9 +16,11 @@ from lirank_tf.data.preflight import check_files
 from lirank_tf.explore.run_posterior import make_explorer, update_run_posterior
 from lirank_tf.models import build_model
 from lirank_tf.training.callbacks import (ReduceLearningRateOnPlateau, ValidationEarlyStopping,
-                                          ValidationScore)
+                                          ValidationScore, stopping_record)
 # make_optimizer moved to training.compile; imported here for the callers of trainer.make_optimizer
-from lirank_tf.training.compile import compile_model, fit_callbacks, make_optimizer  # noqa: F401
+from lirank_tf.training.compile import (compile_model, fit_callbacks, fit_display,  # noqa: F401
+                                       make_optimizer)
+from lirank_tf.training.report import start_banner
 from lirank_tf.training.pipeline import (count_records, expand_globs, raw_dataset, spread_files,
                                          training_dataset)
 from lirank_tf.training.run import Run
@@ -32,6 +34,9 @@ class TrainResult:
     transform: TransformationModel
     history: dict
     run: RunDirectory
+    # how model.fit ended (`lirank_tf.training.callbacks.stopping_record`): stop_reason,
+    # best_epoch, criterion, best_metrics; None without early stopping
+    stopping: dict | None
 
 
 STATISTICS_BATCHES = 50
@@ -142,15 +147,24 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         compile_model(model, config, steps)
         validation = validation_callbacks(config, valid_data is not None)
         run.start(None if saved else transform.statistics)  # the checks passed: write the run
+        verbose, display = fit_display(config, steps)
+        if verbose or display:
+            print(start_banner(model, train_records=count_records(train_files),
+                               valid_records=count_records(valid_files) if valid_files else 0,
+                               steps_per_epoch=steps, batch_size=config.training.batch_size,
+                               epochs=config.training.epochs), flush=True)
         model.fit(train_data, validation_data=valid_data, epochs=config.training.epochs,
                   steps_per_epoch=config.training.steps_per_epoch or None, shuffle=False,
-                  callbacks=fit_callbacks(run, validation=validation, extra=extra_callbacks),
-                  verbose=config.training.verbose)  # the reader shuffles
+                  callbacks=fit_callbacks(run, validation=validation,
+                                          extra=[*display, *(extra_callbacks or [])]),
+                  verbose=verbose)  # the reader shuffles
         run.save_model(model)
         if config.explore.enabled:      # LiRank §3.8: the posterior, at the end of training
             update_run_posterior(run.path, model, config, transform)
-        history = run.finish()
-    return TrainResult(model=model, transform=transform, history=history, run=run)
+        stopping = stopping_record(validation)
+        history = run.finish(stopping=stopping)
+    return TrainResult(model=model, transform=transform, history=history, run=run,
+                       stopping=stopping)
 
 
 def sharded_checkpoint_dir(run: RunDirectory) -> Path:
@@ -246,19 +260,23 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
         if not training.shard_embeddings:  # rank 0 holds all weights only with replicated tables
             chief_callbacks.append(keras.callbacks.ModelCheckpoint(
                 str(run.checkpoint_dir / "epoch_{epoch:03d}.weights.h5"), save_weights_only=True))
+        # Horovod: the progress display on rank 0 only
+        display_verbose, display = fit_display(config, steps, chief=context.is_chief)
+        validation = validation_callbacks(config, valid_data is not None)
         callbacks = [
             # Horovod: broadcast of rank 0's initial state, metric averaging, sharded checkpoints.
             *distributed.callbacks(context, checkpoint_dir=checkpoints),
             *distributed.chief_only(chief_callbacks, context),  # Horovod: logs on rank 0 only
-            *validation_callbacks(config, valid_data is not None),
+            *validation,
             # Horovod: rank 0 records each epoch's (averaged) logs into the run's history
             *distributed.chief_only([run.history_callback()], context),
+            *display,
             *(extra_callbacks or []),
         ]
         fit = model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
                         initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
                         # Horovod: progress bar on rank 0
-                        verbose=context.verbose(training.verbose))
+                        verbose=display_verbose)
         history = {k: [float(v) for v in values] for k, values in fit.history.items()}
         if training.shard_embeddings:
             # Horovod: every worker saves its rows (also after early stopping restored the best
@@ -273,6 +291,8 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
             run.save_model(final)
             if config.explore.enabled:  # LiRank §3.8: the posterior of the final model
                 update_run_posterior(run.path, final, config, transform)
-            history = run.finish()      # every epoch's logs, also those before a resume
+            # every epoch's logs, also those before a resume
+            history = run.finish(stopping=stopping_record(validation))
     context.barrier()
-    return TrainResult(model=final, transform=transform, history=history, run=run)
+    return TrainResult(model=final, transform=transform, history=history, run=run,
+                       stopping=stopping_record(validation))

@@ -37,13 +37,18 @@ def test_best_epoch_minimises_losses_and_maximises_the_rest():
 
 
 def test_end_summary(tmp_path):
-    history = {"loss": [0.7, 0.6], "val_loss": [0.66, 0.61], "val_auc": [0.70, 0.72]}
-    text = end_summary(history, tmp_path, monitor="val_auc", epochs=10, seconds=12.3,
-                       stop_reason="early stopping: val_auc did not improve for 2 epochs")
+    history = {"loss": [0.7, 0.6, 0.55], "val_loss": [0.66, 0.61, 0.63],
+               "val_auc": [0.70, 0.72, 0.74]}
+    stopping = {"stop_reason": "early_stopping", "best_epoch": 2, "criterion": "auc_logloss",
+                "best_metrics": {"val_loss": 0.61, "val_auc": 0.72}}
+    text = end_summary(history, tmp_path, epochs=10, seconds=12.3, stopping=stopping)
     lines = text.splitlines()
-    assert lines[0] == ("trained 2 epochs in 12s: early stopping: val_auc did not improve for "
-                        "2 epochs")
-    assert lines[1] == "best epoch 2 by val_auc: val_loss 0.6100  val_auc 0.7200"
+    assert lines[0] == ("trained 3 epochs in 12s: early stopping: the validation score "
+                        "(auc_logloss) did not improve for training.early_stopping_patience "
+                        "epochs")
+    assert lines[1] == ("best epoch 2 by the validation score (auc_logloss); its weights are "
+                        "the model's: val_loss 0.6100  val_auc 0.7200")
     assert f"tensorboard --logdir {tmp_path / 'logs'}" in text
-    capped = end_summary(history, tmp_path, monitor="val_auc", epochs=2)
-    assert capped.splitlines()[0] == "trained 2 epochs: reached the epoch cap (training.epochs)"
+    capped = end_summary(history, tmp_path, epochs=3).splitlines()
+    assert capped[0] == "trained 3 epochs: reached the epoch cap (training.epochs = 3)"
+    assert capped[1] == "best epoch 2 by val_loss: val_loss 0.6100  val_auc 0.7200"
