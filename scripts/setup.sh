@@ -18,6 +18,8 @@ STAMPS="$VENV/.lirank-stamps"
 cd "$ROOT"
 
 log() { printf '[setup] %s\n' "$*"; }
+# TensorFlow's C++ start-up lines (oneDNN, CPU features) say nothing about the set-up
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 
 DEVICE="${LIRANK_DEVICE:-auto}"
 if [ "$DEVICE" = auto ]; then
