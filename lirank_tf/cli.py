@@ -100,7 +100,8 @@ def _non_negative_int(text: str) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
-    workflow.evaluate_run(args.run, data=args.data, replay_top_n=args.replay_top_n)
+    workflow.evaluate_run(args.run, data=args.data, replay_top_n=args.replay_top_n,
+                          overrides=tuple(args.set or ()))
     return 0
 
 
@@ -110,7 +111,8 @@ def _export(args: argparse.Namespace) -> int:
     from lirank_tf.training.run_directory import RunDirectory
     path = workflow.export_run(args.run, args.export_dir,
                                quantize=None if args.quantize == "none" else args.quantize,
-                               overwrite=args.overwrite, root_object_table=args.root_object_table)
+                               overwrite=args.overwrite, root_object_table=args.root_object_table,
+                               overrides=tuple(args.set or ()))
     explore = ", serve_explore (Thompson sampling)" if has_posterior(args.run) else ""
     new_ids = (RunDirectory(args.run).load_config().explore.root_object_scale
                if args.root_object_table else 0)
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "shuffled: also report the replay contribution rate (LiRank §5.2); "
                                "0: never; default: N from the simulator's manifest.json next to "
                                "the files, if any")
+    _add_set_flag(evaluate, "the run's config, for this evaluation")
     evaluate.set_defaults(handler=_evaluate)
 
     export = commands.add_parser("export", help="the serving SavedModel (raw features in, scores out)")
@@ -221,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.add_argument("--root-object-table", metavar="TABLE",
                         help="add the root-object effects of TABLE (`lirank-tf root-objects fit`)")
+    _add_set_flag(export, "the run's config, for this export")
     export.set_defaults(handler=_export)
 
     wide = commands.add_parser("root-objects",

@@ -20,6 +20,7 @@ from typing import Sequence
 import keras
 
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.config.overrides import apply_overrides
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
 from lirank_tf.incremental import IncrementalTrainResult
 from lirank_tf.incremental import train_incremental as _train_incremental
@@ -62,9 +63,18 @@ def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | P
                               overwrite=overwrite)
 
 
+def with_overrides(config: ExperimentConfig, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """``config`` with ``--set dotted.key=value`` ``overrides`` applied (checked like the
+    YAML); unchanged without overrides."""
+    if not overrides:
+        return config
+    return ExperimentConfig.from_dict(apply_overrides(config.to_dict(), overrides))
+
+
 def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
                  verbose: bool = True,
-                 replay_top_n: int | None = None) -> dict[str, dict[str, float]]:
+                 replay_top_n: int | None = None,
+                 overrides: Sequence[str] = ()) -> dict[str, dict[str, float]]:
     """Writes ``DIR/eval/metrics.json``, ``calibration.png`` and ``training_curves.png``;
     evaluates on ``data`` globs or, by default, the config's test files.
 
@@ -72,8 +82,11 @@ def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
     positions shuffled, so the replay contribution rate (LiRank §5.2) is reported too, as the
     ``"replay"`` entry beside the tasks; 0: never; None (default): N from the Feed simulator's
     ``manifest.json`` beside the files when it randomised them (see
-    `lirank_tf.evaluation.replay.replay_top_n_of_files`)."""
+    `lirank_tf.evaluation.replay.replay_top_n_of_files`). ``overrides``: ``--set`` values
+    applied to the run's config for this evaluation (e.g. ``data.test=[...]``); the run's
+    ``config.yaml`` is left as it is."""
     config, transform, model = load_run(run_dir)
+    config = with_overrides(config, overrides)
     run = RunDirectory(run_dir)
     patterns = list(data) if data else config.data.test
     if not patterns:
@@ -111,7 +124,8 @@ def explore_run(run_dir: str | Path, previous_run_dir: str | Path | None = None)
 
 def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
                quantize: str | None = None, overwrite: bool = False,
-               root_object_table: str | Path | None = None) -> Path:
+               root_object_table: str | Path | None = None,
+               overrides: Sequence[str] = ()) -> Path:
     """Writes the serving SavedModel of a finished run (default ``DIR/export``); with the run's
     Neural-Linear posterior (``explore.enabled``, LiRank §3.8) it also has ``serve_explore``;
     with ``root_object_table`` (written by `fit_root_objects`, LiRank §3.9) every signature adds
@@ -121,7 +135,10 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     written beside the target and moved in place when complete: a failed export leaves an
     earlier one untouched; without ``overwrite`` a target that appeared meanwhile is an error,
     never replaced; with it the complete new export is swapped in before the old one is
-    removed (`lirank_tf.training.atomic.publish_directory`)."""
+    removed (`lirank_tf.training.atomic.publish_directory`). ``overrides``: ``--set`` values
+    applied to the run's config for this export (e.g. ``export.quantize=int8``,
+    ``explore.exploration_scale=0.5``). The export holds its resolved config in
+    ``assets.extra/lirank_config.yaml``."""
     from lirank_tf.explore.export import export_explore_model
     from lirank_tf.explore.run_posterior import load_run_explorer
     from lirank_tf.serving import export_serving_model
@@ -129,6 +146,7 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     from lirank_tf.wide import export_with_root_object_table
 
     config, transform, model = load_run(run_dir)
+    config = with_overrides(config, overrides)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
     with DirectoryLock(target, "export directory"):
         recover_publish(target)             # what a killed export left beside the target
@@ -151,6 +169,9 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
                 export_with_root_object_table(config, transform, served, effects, partial)
             else:
                 export_serving_model(config, transform, served, partial, quantize="none")
+            # the resolved config beside the SavedModel (TF Serving ignores assets.extra/)
+            config.replace(export=config.export.replace(quantize=quantize)).save(
+                partial / "assets.extra" / "lirank_config.yaml")
             publish_directory(partial, target, replace=overwrite)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)

@@ -71,3 +71,43 @@ def test_the_cli_reports_a_bad_override_in_one_line(tmp_path, capsys):
     assert code == 2 and len(err) == 1
     assert "model.dropout: expected a rate in [0, 1), got 1.5" in err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_and_export_apply_overrides_to_the_run_config(tmp_path):
+    """`--set` on evaluate / export changes what they do, not the run's config.yaml."""
+    import fastavro
+    import numpy as np
+
+    from lirank_tf import workflow
+    from lirank_tf.config.init_config import init_config
+
+    rng = np.random.default_rng(0)
+    schema = fastavro.parse_schema({"type": "record", "name": "R", "fields": [
+        {"name": "user", "type": "string"}, {"name": "x", "type": "double"},
+        {"name": "click", "type": "int"}]})
+    for split, n in (("train", 300), ("valid", 100), ("other", 80)):
+        (tmp_path / split).mkdir()
+        with open(tmp_path / split / "a.avro", "wb") as handle:
+            fastavro.writer(handle, schema, [{"user": f"u{rng.integers(20)}",
+                                              "x": float(rng.normal()),
+                                              "click": int(rng.random() < 0.3)}
+                                             for _ in range(n)])
+    config_path = init_config(train=[str(tmp_path / "train/*.avro")],
+                              valid=[str(tmp_path / "valid/*.avro")], labels=["click"],
+                              output=tmp_path / "run.yaml")
+    run = tmp_path / "run"
+    workflow.train(ExperimentConfig.load(config_path, ["training.epochs=1",
+                                                       "training.verbose=0"]), run)
+    before = (run / "config.yaml").read_bytes()
+    with pytest.raises(ValueError, match="data.test is empty"):
+        workflow.evaluate_run(run, verbose=False)
+    other = str(tmp_path / "other/*.avro")
+    results = workflow.evaluate_run(run, verbose=False, overrides=[f"data.test=[{other}]"])
+    assert results["click"]["positive_rate"] == pytest.approx(
+        np.mean([r["click"] for r in fastavro.reader(open(tmp_path / "other/a.avro", "rb"))]))
+    export = workflow.export_run(run, overrides=["export.quantize=int8"])
+    recorded = ExperimentConfig.load(export / "assets.extra" / "lirank_config.yaml")
+    assert recorded.export.quantize == "int8"
+    assert (run / "config.yaml").read_bytes() == before
+    with pytest.raises(ConfigError, match="export.quantize"):
+        workflow.export_run(run, tmp_path / "e2", overrides=["export.quantize=int4"])
