@@ -21,6 +21,7 @@ import keras
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.config.overrides import apply_overrides
+from lirank_tf.explore.hook import PosteriorHook
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
 from lirank_tf.incremental import IncrementalTrainResult
 from lirank_tf.incremental import train_incremental as _train_incremental
@@ -33,14 +34,21 @@ from lirank_tf.training.trainer import TrainResult
 from lirank_tf.training.trainer import train as _train
 from lirank_tf.transform import TransformationModel
 
+def training_hooks() -> list:
+    """What every `train` adds to its run: the Neural-Linear posterior (LiRank §3.8) when the
+    config enables exploration."""
+    return [PosteriorHook()]
+
+
 def load_config(config: str | Path | ExperimentConfig) -> ExperimentConfig:
     return config if isinstance(config, ExperimentConfig) else ExperimentConfig.load(config)
 
 
 def train(config: str | Path | ExperimentConfig, output_dir: str | Path, *,
           overwrite: bool = False) -> TrainResult:
-    """Trains the config into ``output_dir`` (resuming an interrupted run of the same config)."""
-    return _train(load_config(config), output_dir, overwrite=overwrite)
+    """Trains the config into ``output_dir`` (resuming an interrupted run of the same config),
+    with every `training_hooks` (the explore posterior of a config that enables it)."""
+    return _train(load_config(config), output_dir, overwrite=overwrite, hooks=training_hooks())
 
 
 def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from typing import Sequence
 from pathlib import Path
 
 import keras
@@ -13,11 +14,11 @@ import tensorflow as tf
 from lirank_tf import distributed
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.preflight import check_files
-from lirank_tf.explore.run_posterior import make_explorer, update_run_posterior
 from lirank_tf.models import build_model
 from lirank_tf.training.callbacks import (ReduceLearningRateOnPlateau, ValidationEarlyStopping,
                                           ValidationScore, stopping_record)
 # make_optimizer moved to training.compile; imported here for the callers of trainer.make_optimizer
+from lirank_tf.training.hooks import TrainingHook, check_all, finish_all
 from lirank_tf.training.compile import (compile_model, fit_callbacks, fit_display,  # noqa: F401
                                        make_optimizer)
 from lirank_tf.training.report import start_banner
@@ -119,18 +120,23 @@ def count_records_batches(files: list[str], batch_size: int) -> int:
 
 
 def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False,
-          extra_callbacks: list | None = None) -> TrainResult:
+          extra_callbacks: list | None = None,
+          hooks: Sequence[TrainingHook] = ()) -> TrainResult:
     """Trains ``config`` into ``output_dir``; resumes an interrupted run of the same config
     with its history. The run directory's lifecycle is `lirank_tf.training.run.Run`'s: a
     finished run is not trained again without ``overwrite`` (`FileExistsError`), another
     process's run is refused, and a start that fails leaves the directory as it was.
+
+    ``hooks`` (`lirank_tf.training.hooks.TrainingHook`) add to the run: `lirank_tf.workflow.train`
+    passes the explore posterior's (LiRank §3.8), so a config with ``explore.enabled`` trained
+    through this function directly ends without a posterior unless its hook is given.
 
     Under ``horovodrun -np N`` (N >= 2) every worker runs this and ``train_distributed``
     trains the same model with the global batch ``training.batch_size`` split over them."""
     context = distributed.init()  # Horovod: initialise (a single-process context under python)
     if context.size > 1:
         return train_distributed(config, output_dir, context, overwrite=overwrite,
-                                 extra_callbacks=extra_callbacks)
+                                 extra_callbacks=extra_callbacks, hooks=hooks)
     with Run(output_dir, config, overwrite=overwrite) as run:   # locked; a finished run refused
         keras.utils.set_random_seed(config.training.seed)
         train_files = expand_globs(config.data.train, "data.train")
@@ -142,8 +148,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
         model = build_model(config)
-        if config.explore.enabled:
-            make_explorer(model, config)    # fails now, not after training, for MMoE / PLE heads
+        check_all(hooks, model, config)     # fails now, not after training
         compile_model(model, config, steps)
         validation = validation_callbacks(config, valid_data is not None)
         run.start(None if saved else transform.statistics)  # the checks passed: write the run
@@ -159,8 +164,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
                                           extra=[*display, *(extra_callbacks or [])]),
                   verbose=verbose)  # the reader shuffles
         run.save_model(model)
-        if config.explore.enabled:      # LiRank §3.8: the posterior, at the end of training
-            update_run_posterior(run.path, model, config, transform)
+        finish_all(hooks, run.path, model, config, transform)  # e.g. the §3.8 posterior
         stopping = stopping_record(validation)
         history = run.finish(stopping=stopping)
     return TrainResult(model=model, transform=transform, history=history, run=run,
@@ -205,7 +209,8 @@ def worker_datasets(config: ExperimentConfig, train_files: list[str], transform:
 
 def train_distributed(config: ExperimentConfig, output_dir: str | Path,
                       context: distributed.DistributedContext, *, overwrite: bool = False,
-                      extra_callbacks: list | None = None) -> TrainResult:
+                      extra_callbacks: list | None = None,
+                      hooks: Sequence[TrainingHook] = ()) -> TrainResult:
     """``train`` on every worker of a Horovod job: data-parallel dense layers, and replicated
     or (``training.shard_embeddings``) sharded tables (LiRank §4.1).
 
@@ -246,8 +251,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
         # Replicated tables: their row gradients are allgathered as (row ids, rows), never
         # densified (bytes grow with the batch's rows, not with the table size).
         plain = build_model(config)
-        if config.explore.enabled:
-            make_explorer(plain, config)    # fails now, not after training, for MMoE / PLE heads
+        check_all(hooks, plain, config)     # fails now, not after training
         model = distributed.wrap_model(plain, context, sparse_as_dense=False,
                                        shard_embeddings=training.shard_embeddings)
         compile_model(model, config, steps)
@@ -289,8 +293,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
             final = distributed.unwrap(model)
         if context.is_chief:  # Horovod: rank 0 alone writes the final model and the history
             run.save_model(final)
-            if config.explore.enabled:  # LiRank §3.8: the posterior of the final model
-                update_run_posterior(run.path, final, config, transform)
+            finish_all(hooks, run.path, final, config, transform)  # of the final model
             # every epoch's logs, also those before a resume
             history = run.finish(stopping=stopping_record(validation))
     context.barrier()

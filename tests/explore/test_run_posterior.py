@@ -17,7 +17,7 @@ from lirank_tf.explore.run_posterior import METADATA_FILE, load_run_explorer, po
 from lirank_tf.incremental import train_incremental
 from lirank_tf.serving.request import records_to_request
 from lirank_tf.training.pipeline import training_dataset
-from lirank_tf.training.trainer import train
+from lirank_tf.workflow import train  # with the explore posterior hook
 from lirank_tf.workflow import load_run
 
 EXPLORE = {"enabled": True, "tasks": ["click", "like"], "prior_variance": 0.5, "decay": 0.25,

@@ -18,7 +18,7 @@ from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore.run_posterior import load_run_explorer
 from lirank_tf.serving.request import records_to_request
 from lirank_tf.training.pipeline import training_dataset
-from lirank_tf.training.trainer import train
+from lirank_tf.workflow import train  # with the explore posterior hook
 from lirank_tf.wide import RootObjectEffects
 from lirank_tf.wide.export import NEW_ID_STREAM
 from lirank_tf.workflow import load_run
