@@ -27,7 +27,7 @@ from lirank_tf.incremental import IncrementalTrainResult
 from lirank_tf.incremental import train_incremental as _train_incremental
 from lirank_tf.training.atomic import publish_directory, recover_publish
 from lirank_tf.training.lock import DirectoryLock
-from lirank_tf.training.pipeline import expand_globs
+from lirank_tf.data.files import expand_globs
 from lirank_tf.training.run import check_finished_run, load_run  # noqa: F401 (public here too)
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.training.trainer import TrainResult

@@ -21,7 +21,8 @@ import keras
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.explore.neural_linear import NeuralLinear
-from lirank_tf.training.pipeline import count_records, expand_globs, training_dataset
+from lirank_tf.data.files import count_records, expand_globs
+from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.transform import TransformationModel
 
 POSTERIOR_DIR = "explore"

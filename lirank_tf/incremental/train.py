@@ -32,7 +32,8 @@ from lirank_tf.incremental.regularizer import (attach_fisher_penalty, check_cold
                                                fisher_penalty, incremental_anchors,
                                                model_weights, set_warm_start_weights)
 from lirank_tf.models import build_model
-from lirank_tf.training.pipeline import expand_globs, training_dataset
+from lirank_tf.data.files import expand_globs
+from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.atomic import write_json_atomic
 from lirank_tf.training.callbacks import stopping_record
 from lirank_tf.training.compile import compile_model, fit_callbacks, fit_display
