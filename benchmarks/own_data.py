@@ -71,7 +71,7 @@ import numpy as np
 from lirank_tf import workflow
 from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.config.experiments import experiment_dict
-from lirank_tf.config.init_config import init_config
+from lirank_tf.init_config import init_config
 from lirank_tf.data.public.movielens import write_movielens_ctr
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation import auc, expected_calibration_error, log_loss, oe_ratio

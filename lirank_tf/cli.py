@@ -37,7 +37,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _init_config(args: argparse.Namespace) -> int:
-    from lirank_tf.config.init_config import init_config
+    from lirank_tf.init_config import init_config
     path = init_config(train=args.train, valid=args.valid, test=args.test,
                        labels=[x for x in args.labels.split(",") if x], model=args.model,
                        output=args.output, overwrite=args.overwrite)

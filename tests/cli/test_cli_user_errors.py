@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lirank_tf.cli import main
-from lirank_tf.config.init_config import init_config
+from lirank_tf.init_config import init_config
 from lirank_tf.console import user_error_message
 
 SCHEMA = {"type": "record", "name": "Row", "fields": [

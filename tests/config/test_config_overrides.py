@@ -79,7 +79,7 @@ def test_evaluate_and_export_apply_overrides_to_the_run_config(tmp_path):
     import numpy as np
 
     from lirank_tf import workflow
-    from lirank_tf.config.init_config import init_config
+    from lirank_tf.init_config import init_config
 
     rng = np.random.default_rng(0)
     schema = fastavro.parse_schema({"type": "record", "name": "R", "fields": [

@@ -15,7 +15,7 @@ import pytest
 
 from avro_corruption import (ROWS_SCHEMA, block_payload, block_spans, encode_long, rows,
                              valid_file, with_block_data, with_block_header)
-from lirank_tf.config.init_config import init_config, propose_config
+from lirank_tf.init_config import init_config, propose_config
 from lirank_tf.errors import AvroFileError, UserError
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.config import init_config as init_config_module
-from lirank_tf.config.init_config import init_config, propose_config
+from lirank_tf import init_config as init_config_module
+from lirank_tf.init_config import init_config, propose_config
 from lirank_tf.training.callbacks import (ReduceLearningRateOnPlateau, ValidationEarlyStopping)
 from lirank_tf.training.trainer import validation_callbacks
 

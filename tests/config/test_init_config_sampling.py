@@ -5,8 +5,8 @@ import math
 import fastavro
 import numpy as np
 
-from lirank_tf.config import init_config as module
-from lirank_tf.config.init_config import estimate_cardinality, propose_config
+from lirank_tf import init_config as module
+from lirank_tf.init_config import estimate_cardinality, propose_config
 
 SCHEMA = {"type": "record", "name": "Row", "fields": [
     {"name": "item", "type": "string"}, {"name": "clicked", "type": "int"}]}

@@ -184,7 +184,7 @@ def _check(path: str, read, name: str) -> dict:
 def _worker(directory: Path, first: int, last: int) -> None:
     """Reads mutants ``first`` to ``last - 1`` of ``directory`` with every path."""
     from lirank_tf.config import ExperimentConfig
-    from lirank_tf.config.init_config import propose_config
+    from lirank_tf.init_config import propose_config
     from lirank_tf.data import features_from_schema, read_avro_file
     from lirank_tf.data.avro_file import read_records
     from lirank_tf.data.preflight import check_files

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from avro_corruption import ROWS_SCHEMA, block_spans, encode_long, rows, valid_file
 from avro_corruption import with_block_header
-from lirank_tf.config.init_config import init_config
+from lirank_tf.init_config import init_config
 
 
 def _train(config: Path, run: Path) -> subprocess.CompletedProcess:

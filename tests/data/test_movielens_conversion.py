@@ -11,7 +11,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from lirank_tf.config.init_config import propose_config
+from lirank_tf.init_config import propose_config
 from lirank_tf.data.public import movielens
 from lirank_tf.data.public.movielens import (age_bucket, fetch_movielens_100k,
                                              movielens_ctr_records, read_atomic, split_records,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avro_reference import read_fastavro
-from lirank_tf.config.init_config import propose_config
+from lirank_tf.init_config import propose_config
 from lirank_tf.data import AvroTensorDataset
 from lirank_tf.data.avro_schema import features_from_schema
 from lirank_tf.importers import import_table

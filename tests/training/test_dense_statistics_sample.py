@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.config.init_config import init_config
+from lirank_tf.init_config import init_config
 from lirank_tf.training.trainer import fit_transformation, statistics_sample
 from lirank_tf.transform import fit_dense_statistics
 from lirank_tf.transform.normalization import MIN_STD

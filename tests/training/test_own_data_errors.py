@@ -9,7 +9,7 @@ import pytest
 
 from lirank_tf.cli import main
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.config.init_config import init_config
+from lirank_tf.init_config import init_config
 from lirank_tf.errors import AvroFileError
 from lirank_tf.training.trainer import train
 

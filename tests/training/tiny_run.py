@@ -6,7 +6,7 @@ import fastavro
 import numpy as np
 
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.config.init_config import init_config
+from lirank_tf.init_config import init_config
 
 SCHEMA = {"type": "record", "name": "Row", "fields": [
     {"name": "user", "type": "string"}, {"name": "item", "type": "long"},

@@ -1,0 +1,306 @@
+"""``lirank-tf init-config``: a complete, commented experiment config from Avro files.
+
+The writer schema of the first training file and a sample of records (from up to 10 files
+spread over the training files) decide each field:
+
+* ``string`` / ``int`` / ``long`` -> a categorical id with its own QR-hash embedding table, sized
+  from the cardinality estimated from the sample (`estimate_cardinality`);
+* ``float`` / ``double`` (and ``boolean``) -> a dense feature (normalisation statistics are fitted
+  on the training data by ``lirank-tf train``); fixed-length ``array<float>`` -> a dense vector;
+* ``array<string|int|long>`` -> a pooled id list;
+* nullable unions (``["null", T]``) -> the feature of ``T`` with a default;
+* the ``--labels`` fields -> one task each; everything else (maps, records, variable-length float
+  arrays) is listed in a comment and left out.
+
+Every file is read with the bounded reader `lirank_tf.data.avro_file`: a truncated, corrupt,
+non-Avro or unreadable file is an `AvroFileError` naming it and the byte offset. The sampled
+labels must lie in [0, 1] (not null, not NaN) and the training files must hold records, else a
+`UserError` names the file, record and value (or the files).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from itertools import islice
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from lirank_tf.config.base import ConfigError
+from lirank_tf.config.schema import ExperimentConfig
+from lirank_tf.data.avro_file import open_avro, record_count
+from lirank_tf.data.preflight import check_label
+from lirank_tf.errors import UserError
+from lirank_tf.training.pipeline import expand_globs, spread_files
+
+MODELS = ("dcnv2", "feed", "ads", "jobs")
+SAMPLE_RECORDS = 5000
+SAMPLE_FILES = 10
+MAX_REMAINDER_ROWS = 1 << 20
+
+
+def _base_type(avro_type: Any) -> tuple[Any, bool]:
+    """(the non-null branch, nullable) of a field type."""
+    if isinstance(avro_type, list):
+        branches = [t for t in avro_type if t != "null"]
+        if len(branches) == 1:
+            return branches[0], len(branches) < len(avro_type)
+        return avro_type, "null" in avro_type
+    return avro_type, False
+
+
+def _type_name(avro_type: Any) -> str:
+    if isinstance(avro_type, dict):
+        if avro_type.get("type") == "array":
+            return f"array<{_type_name(avro_type['items'])}>"
+        return str(avro_type.get("logicalType") or avro_type.get("type"))
+    return str(avro_type)
+
+
+def _table_for(name: str, cardinality: int, dim: int) -> dict:
+    """A QR table pair for ~4x the estimated cardinality (``rows``): the remainder table has
+    ``rows`` rows itself (one per id; the two independent hash halves make full collisions
+    rare) and the quotient table 1 row, a shared offset, until ``rows`` passes
+    ``MAX_REMAINDER_ROWS``; beyond it the quotient table splits the vocabulary (LiRank §3.12:
+    QR hashing is the memory saving for huge vocabularies). Compressing small vocabularies
+    costs accuracy: on MovieLens-100K (user_id: 943 ids in 2 x (59 + 57) rows) test AUC dropped
+    from 0.786 to 0.766 (benchmarks/own_data.py, per-user split, batch 1024). Edit the written
+    config to compress more (``num_quotient_buckets`` x ``num_remainder_buckets`` >= ids)."""
+    rows = max(16, 4 * cardinality)
+    remainder = min(rows, MAX_REMAINDER_ROWS)
+    return {"name": name, "dim": dim, "num_quotient_buckets": math.ceil(rows / remainder),
+            "num_remainder_buckets": remainder}
+
+
+def _sample(files: Sequence[str]) -> tuple[dict, list[dict], list[tuple[str, int]], int]:
+    """(the writer schema, a sample of records, the (file, record index) of each, the estimated
+    number of training records).
+
+    The sample takes the first records of up to ``SAMPLE_FILES`` files spread evenly over the
+    (sorted, often chronological) list, ``SAMPLE_RECORDS`` in all, so that ids that appear only
+    in later files (new items, new days) are seen; empty files are passed over, and training
+    files without any record are an error naming them. The record count is exact for the
+    sampled files (Avro block headers, each checked to the end of the file) and scaled by file
+    size for the others."""
+    sample = _read_sample(spread_files(files, SAMPLE_FILES))
+    if not sample[1]:   # the spread picked only empty files: look at every file's headers
+        filled = [path for path in files if record_count(path)]
+        if not filled:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            raise UserError(f"--train: the training files hold no records: {shown}")
+        sample = _read_sample(spread_files(filled, SAMPLE_FILES))
+    schema, records, origins, picked, picked_records = sample
+    picked_bytes = sum(Path(p).stat().st_size for p in picked)
+    all_bytes = sum(Path(p).stat().st_size for p in files)
+    total = round(picked_records * all_bytes / max(1, picked_bytes))
+    return schema, records, origins, max(total, len(records))
+
+
+def _read_sample(picked: Sequence[str]):
+    """(schema, records, their (file, index), ``picked``, records in ``picked``)."""
+    per_file = -(-SAMPLE_RECORDS // len(picked))
+    records: list[dict] = []
+    origins: list[tuple[str, int]] = []
+    schema: dict = {}
+    picked_records = 0
+    for path in picked:
+        with open_avro(path) as avro:
+            schema = schema or {**avro.writer_schema, "fields": avro.fields}
+            picked_records += avro.record_count()
+            sampled = list(islice(avro, per_file))
+        records.extend(sampled)
+        origins.extend((path, index) for index in range(len(sampled)))
+    return schema, records, origins, picked, picked_records
+
+
+def estimate_cardinality(values: Sequence[Any], total: int) -> int:
+    """Distinct values among ``total`` records estimated from ``values`` (one per sampled
+    record, ids of a list flattened): exact when the sample is everything, else the GEE
+    estimator (Charikar et al., PODS 2000): singletons scaled by sqrt(total / sample),
+    ``sqrt(total / n) * f1 + (d - f1)``, capped at ``total``."""
+    n = len(values)
+    counts = Counter(values)
+    distinct = len(counts)
+    if n == 0 or total <= n:
+        return distinct
+    singletons = sum(1 for c in counts.values() if c == 1)
+    estimate = math.sqrt(total / n) * singletons + (distinct - singletons)
+    return int(min(round(estimate), total))
+
+
+def _check_same_schema(files: Sequence[str], schema: dict) -> None:
+    for path in files[1:]:
+        with open_avro(path) as avro:
+            other = avro.fields
+        if other != schema.get("fields"):
+            raise UserError(f"files have different schemas: {files[0]} and {path}")
+
+
+def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = (),
+                   test: Sequence[str] = (), model: str = "dcnv2") -> tuple[dict, list[str]]:
+    """The config mapping and one comment line per field explaining the choice made."""
+    if model not in MODELS:
+        raise ConfigError(f"--model: unknown model {model!r}; choices: {list(MODELS)}")
+    if not labels:
+        raise ConfigError("--labels: name at least one label field")
+    train_files = expand_globs(train, "--train")
+    all_files = train_files + expand_globs(valid, "--valid") + expand_globs(test, "--test")
+    schema, records, origins, total = _sample(train_files)
+    _check_same_schema(all_files, schema)
+    fields = {f["name"]: f["type"] for f in schema["fields"]}
+    missing = [label for label in labels if label not in fields]
+    if missing:
+        raise ConfigError(f"--labels: {train_files[0]} has no field(s) {missing}; "
+                          f"fields: {sorted(fields)}")
+    for record, (path, index) in zip(records, origins):
+        for label in labels:
+            check_label(path, index, label, record[label])
+    dim = 16 if model == "dcnv2" else 30
+    tables, ids, dense, notes = [], [], [], []
+    for name, avro_type in fields.items():
+        if name in labels:
+            notes.append(f"{name}: {_type_name(avro_type)} -> label of task '{name}'")
+            continue
+        base, nullable = _base_type(avro_type)
+        values = [r[name] for r in records if r[name] is not None]
+        null_note = " (nullable: null -> default)" if nullable else ""
+        if base in ("string", "int", "long") or (isinstance(base, dict) and base.get("type") == "enum"):
+            cardinality = estimate_cardinality(values, total)
+            tables.append(_table_for(name, cardinality, dim))
+            ids.append({"name": name, "table": name, "kind": "id",
+                        "dtype": "string" if base in ("string",) or isinstance(base, dict) else "int64"})
+            notes.append(f"{name}: {_type_name(base)}{null_note}, {len(set(values))} distinct in "
+                         f"{len(records)} sampled records (~{cardinality} estimated in ~{total}) "
+                         "-> hashed id embedding")
+        elif base in ("float", "double", "boolean"):
+            dense.append({"name": name, "size": 1, "transform": "signed_log1p"})
+            notes.append(f"{name}: {base}{null_note} -> dense feature (signed log1p, standardised)")
+        elif isinstance(base, dict) and base.get("type") == "array":
+            items, _ = _base_type(base["items"])
+            lengths = {len(v) for v in values}
+            if items in ("string", "int", "long"):
+                flat = [x for v in values for x in v]
+                cardinality = estimate_cardinality(flat, round(total * len(flat) / max(1, len(values))))
+                longest = max(lengths | {1})
+                tables.append(_table_for(name, cardinality, dim))
+                ids.append({"name": name, "table": name, "kind": "id_list",
+                            "dtype": "string" if items == "string" else "int64",
+                            "max_length": min(longest, 100)})
+                notes.append(f"{name}: {_type_name(base)}{null_note}, ~{cardinality} distinct ids, "
+                             f"up to {longest} per record -> pooled id list (mean)")
+            elif items in ("float", "double") and len(lengths) == 1:
+                size = lengths.pop()
+                dense.append({"name": name, "size": size, "transform": "signed_log1p"})
+                notes.append(f"{name}: {_type_name(base)} of fixed length {size} -> dense vector")
+            else:
+                notes.append(f"{name}: {_type_name(base)} -> left out (no fixed length / "
+                             "unsupported item type)")
+        else:
+            notes.append(f"{name}: {_type_name(base)} -> left out (unsupported type)")
+    if not ids and not dense:
+        raise ConfigError(f"{train_files[0]}: no usable feature besides the labels")
+    tasks = [{"name": label, "label": label, "group": label if model != "dcnv2" else "main"}
+             for label in labels]
+    config = {
+        "name": f"{model}_experiment",
+        "data": {"train": list(train), "valid": list(valid), "test": list(test)},
+        "features": {"tables": tables, "ids": ids, "dense": dense, "history": None},
+        "tasks": tasks,
+        "model": _model_defaults(model),
+    }
+    if model == "dcnv2":
+        config["training"] = _dcnv2_training(bool(valid))
+    ExperimentConfig.from_dict(config)   # validates before anything is written
+    return config, notes
+
+
+# The dcnv2 training recipe (measured with benchmarks/own_data.py on MovieLens-100K, both
+# splits, 3 seeds, against DeepCTR's DCN-V2 in the same run; numbers in its docstring):
+# * embedding_l2: L2 of the embedding rows each batch looks up (model.embedding_l2,
+#   `TouchedRowL2`): EMBEDDING_L2 x the batch mean of each id feature's squared norm. A row
+#   seen in a fraction p of the examples gets 2 EMBEDDING_L2 p w per step, DeepCTR's full-table
+#   1e-5 for rows of p ~ 1e-3.
+# * early stopping: the score is val AUC - val log loss (FuxiCTR's default monitor), patience
+#   2 epochs, the best epoch's weights kept: AUC alone kept training while log loss climbed
+#   (per-user split: 3/3 runs at the old 10-epoch cap, test log loss 3.5% above their best
+#   epoch's; with this recipe 3/3 stopped, 0.7% above; AUC -0.0008, log loss -0.014).
+#   The price, on the same trajectories with the L2 on (3 seeds each): AUC alone would keep
+#   +0.002 (per-user) / +0.003 (global) test AUC at +0.005 / +0.003 test log loss; set
+#   training.monitor: auc to rank first and let calibration slip.
+# * epochs: EPOCH_CAP, a safety net; runs stop early (the benchmark reports how each stopped).
+# * mlp_batch_norm stays off: global split +0.004 AUC (3 seeds), per-user split -0.003 AUC
+#   (2 seeds) and O/E 0.88 on one; dropout 0.2 instead of 0.1 and EMBEDDING_L2 0.03 moved
+#   global AUC by less than its seed sd (0.7053, 0.7067 against 0.7060).
+# * plateau learning-rate halving after 1 epoch without gain (Adam 1e-3, AdaGrad 0.2 for the
+#   rows: each id row gets few updates on ~1e5 records and AdaGrad's accumulators damp frequent
+#   rows; batch 1024 / AdaGrad 0.05 lost ~0.007 test AUC on MovieLens-100K).
+# Without --valid files there is nothing to stop on: EPOCHS_WITHOUT_VALIDATION fixed epochs
+# (the runs with validation kept epoch 4 (global split) and 7 (per-user split) on average).
+EMBEDDING_L2 = 0.01
+EPOCH_CAP = 30
+EPOCHS_WITHOUT_VALIDATION = 5
+
+
+def _dcnv2_training(has_validation: bool) -> dict:
+    """The ``training`` block of a dcnv2 config (the recipe above)."""
+    if not has_validation:
+        return {"epochs": EPOCHS_WITHOUT_VALIDATION, "batch_size": 256, "learning_rate": 1e-3,
+                "sparse_learning_rate": 0.2}
+    return {"epochs": EPOCH_CAP, "batch_size": 256, "learning_rate": 1e-3,
+            "sparse_learning_rate": 0.2, "early_stopping_patience": 2,
+            "monitor": "auc_logloss", "reduce_lr_patience": 1}
+
+
+def recipe_notes(config: dict) -> list[str]:
+    """Comment lines of the written YAML saying how the config trains and stops."""
+    training, model = config.get("training", {}), config["model"]
+    if "epochs" not in training:
+        return []
+    lines = ["#", "# Training recipe:"]
+    if training.get("early_stopping_patience"):
+        lines.append(f"#   stops when val AUC - val log loss has not improved for "
+                     f"{training['early_stopping_patience']} epochs and keeps the best epoch's "
+                     f"weights; epochs: {training['epochs']} is a safety net")
+    else:
+        lines.append(f"#   no --valid files, nothing to stop on: {training['epochs']} epochs")
+    if training.get("reduce_lr_patience"):
+        lines.append(f"#   learning rates halved after {training['reduce_lr_patience']} epoch(s) "
+                     "without gain")
+    if model.get("embedding_l2"):
+        lines.append(f"#   model.embedding_l2: {model['embedding_l2']} x the batch mean squared "
+                     "norm of the embedding rows each batch looks up")
+    return lines
+
+
+def _model_defaults(model: str) -> dict:
+    if model == "dcnv2":
+        # the standard CTR baseline: low-rank DCNv2 in parallel with an MLP
+        return {"name": "dcnv2", "hidden_units": [400, 400, 400], "tower_units": [],
+                "interaction": "dcnv2", "cross_layers": 3, "cross_rank": 64, "dropout": 0.1,
+                "multitask": "hard_sharing", "embedding_l2": EMBEDDING_L2}
+    return {"name": model}
+
+
+def init_config(train: Sequence[str], labels: Sequence[str], output: str | Path,
+                valid: Sequence[str] = (), test: Sequence[str] = (), model: str = "dcnv2",
+                overwrite: bool = False) -> Path:
+    """Writes the proposed config (YAML with comments, or JSON) to ``output``."""
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    config, notes = propose_config(train, labels, valid, test, model)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".json":
+        import json
+        output.write_text(json.dumps(config, indent=2) + "\n")
+        return output
+    header = ["# lirank-tf experiment config written by `lirank-tf init-config`.",
+              f"# model: {model}. Edit freely; `lirank-tf train --config {output.name} "
+              "--output-dir DIR` trains it.", "#", "# How each field of the Avro schema was mapped:"]
+    header += [f"#   {note}" for note in notes]
+    header += recipe_notes(config)
+    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100)
+    output.write_text("\n".join(header) + "\n\n" + body)
+    return output
