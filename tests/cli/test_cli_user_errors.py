@@ -6,29 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fastavro
-import numpy as np
 import pytest
 import yaml
+
+from tiny_run import write_rows
 
 from lirank_tf.cli import main
 from lirank_tf.init_config import init_config
 from lirank_tf.console import user_error_message
 
-SCHEMA = {"type": "record", "name": "Row", "fields": [
-    {"name": "user", "type": "string"}, {"name": "item", "type": "long"},
-    {"name": "price", "type": "double"}, {"name": "clicked", "type": "int"}]}
-
 
 def _write(path: Path, n: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    rows = [{"user": f"u{rng.integers(40)}", "item": int(rng.integers(60)),
-             "price": float(rng.lognormal()), "clicked": int(rng.random() < 0.3)}
-            for _ in range(n)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        fastavro.writer(handle, fastavro.parse_schema(SCHEMA), rows, codec="deflate",
-                        sync_interval=1000)
+    write_rows(path, n, seed, codec="deflate", sync_interval=1000)  # several blocks a file
     return path
 
 

@@ -13,14 +13,16 @@ SCHEMA = {"type": "record", "name": "Row", "fields": [
     {"name": "price", "type": "double"}, {"name": "clicked", "type": "int"}]}
 
 
-def write_rows(path: Path, n: int, seed: int) -> None:
+def write_rows(path: Path, n: int, seed: int, **writer_options) -> None:
+    """``n`` random rows of `SCHEMA` into ``path`` (``writer_options``: fastavro's ``codec``,
+    ``sync_interval``, ...)."""
     rng = np.random.default_rng(seed)
     rows = [{"user": f"u{rng.integers(40)}", "item": int(rng.integers(60)),
              "price": float(rng.lognormal()), "clicked": int(rng.random() < 0.3)}
             for _ in range(n)]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
-        fastavro.writer(handle, fastavro.parse_schema(SCHEMA), rows)
+        fastavro.writer(handle, fastavro.parse_schema(SCHEMA), rows, **writer_options)
 
 
 def tiny_config(root: Path) -> ExperimentConfig:
