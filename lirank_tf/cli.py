@@ -48,14 +48,20 @@ def _init_config(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
     from lirank_tf.config import ExperimentConfig
+    from lirank_tf.distributed.context import current_context
     from lirank_tf.training.report import end_summary
     config = ExperimentConfig.load(args.config, args.set or ())
     if args.incremental_from is None:
         started = time.perf_counter()
         result = workflow.train(config, args.output_dir, overwrite=args.overwrite)
-        print(end_summary(result.history, result.run.path, epochs=config.training.epochs,
-                          stopping=result.stopping, seconds=time.perf_counter() - started,
-                          tasks=[t.name for t in config.tasks]))
+        context = current_context()     # Horovod: the summary on rank 0, one line elsewhere
+        if context.is_chief:
+            print(end_summary(result.history, result.run.path, epochs=config.training.epochs,
+                              stopping=result.stopping, seconds=time.perf_counter() - started,
+                              tasks=[t.name for t in config.tasks]))
+        else:
+            print(f"trained model: {result.run.model_path} (worker {context.rank} of "
+                  f"{context.size})")
         return 0
     workflow.check_finished_run(args.incremental_from, "--incremental-from")
     if args.cold_start is not None:

@@ -95,10 +95,10 @@ def end_summary(history: dict[str, list[float]], run_dir: str | Path, *, epochs:
             shown = ["val_loss", *[f"val_{t}_auc" for t in tasks[:6] if f"val_{t}_auc" in metrics]]
         lines.append(f"best epoch {epoch} by {by}: "
                      + "  ".join(f"{k} {metrics[k]:.4f}" for k in shown if k in metrics))
-    lines += [f"run:         {run_dir}",
-              f"model:       {run_dir / 'model.keras'}",
-              f"history:     {run_dir / 'history.json'}",
-              f"TensorBoard: tensorboard --logdir {run_dir / 'logs'}",
-              f"next:        lirank-tf evaluate --run {run_dir}  |  "
+    lines += [f"run:           {run_dir}",
+              f"trained model: {run_dir / 'model.keras'}",
+              f"history:       {run_dir / 'history.json'}",
+              f"TensorBoard:   tensorboard --logdir {run_dir / 'logs'}",
+              f"next:          lirank-tf evaluate --run {run_dir}  |  "
               f"lirank-tf export --run {run_dir}"]
     return "\n".join(lines)
