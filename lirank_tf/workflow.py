@@ -20,7 +20,7 @@ from typing import Sequence
 import keras
 
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.config.overrides import apply_overrides
+from lirank_tf.config.overrides import override_config
 from lirank_tf.explore.hook import PosteriorHook
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
 from lirank_tf.incremental import IncrementalTrainResult
@@ -71,14 +71,6 @@ def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | P
                               overwrite=overwrite)
 
 
-def with_overrides(config: ExperimentConfig, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """``config`` with ``--set dotted.key=value`` ``overrides`` applied (checked like the
-    YAML); unchanged without overrides."""
-    if not overrides:
-        return config
-    return ExperimentConfig.from_dict(apply_overrides(config.to_dict(), overrides))
-
-
 def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
                  verbose: bool = True,
                  replay_top_n: int | None = None,
@@ -94,7 +86,7 @@ def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
     applied to the run's config for this evaluation (e.g. ``data.test=[...]``); the run's
     ``config.yaml`` is left as it is."""
     config, transform, model = load_run(run_dir)
-    config = with_overrides(config, overrides)
+    config = override_config(config, overrides)
     run = RunDirectory(run_dir)
     patterns = list(data) if data else config.data.test
     if not patterns:
@@ -154,7 +146,7 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     from lirank_tf.wide import export_with_root_object_table
 
     config, transform, model = load_run(run_dir)
-    config = with_overrides(config, overrides)
+    config = override_config(config, overrides)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
     with DirectoryLock(target, "export directory"):
         recover_publish(target)             # what a killed export left beside the target

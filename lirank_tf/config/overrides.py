@@ -11,11 +11,13 @@ or type fails with the same `ConfigError` naming the dotted key as the file woul
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 import yaml
 
-from lirank_tf.config.base import ConfigError, deep_merge
+from lirank_tf.config.base import ConfigBase, ConfigError, deep_merge
+
+T = TypeVar("T", bound=ConfigBase)
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -57,6 +59,14 @@ def apply_overrides(data: dict[str, Any], texts: Sequence[str]) -> dict[str, Any
     overrides = parse_overrides(texts)
     _check_keys(data, overrides, "")
     return deep_merge(data, overrides)
+
+
+def override_config(config: T, texts: Sequence[str]) -> T:
+    """``config`` (any typed config, e.g. an `ExperimentConfig`) with the overrides of
+    ``texts`` applied and checked like the YAML; ``config`` itself when there are none."""
+    if not texts:
+        return config
+    return type(config).from_dict(apply_overrides(config.to_dict(), texts))
 
 
 def _check_keys(data: Any, overrides: dict[str, Any], path: str) -> None:

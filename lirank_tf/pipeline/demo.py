@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from lirank_tf.config import ExperimentConfig, get_experiment
-from lirank_tf.config.overrides import apply_overrides
+from lirank_tf.config import get_experiment
+from lirank_tf.config.overrides import override_config
 from lirank_tf.data.avro_file import read_records
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
@@ -41,8 +41,7 @@ def run_demo(options: DemoOptions) -> dict:
     """Runs the demo; returns the metrics, the paths written and the scores of a few examples."""
     started = time.time()
     if options.overrides:   # a wrong key or value stops here, before the data is simulated
-        ExperimentConfig.from_dict(apply_overrides(get_experiment("feed").to_dict(),
-                                                   options.overrides))
+        override_config(get_experiment("feed"), options.overrides)
     output = Path(options.output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     if output.exists() and any(output.iterdir()):   # before minutes of simulation, not after
         raise FileExistsError(f"{output} is not empty: the demo simulates new data and trains a "
@@ -58,8 +57,7 @@ def run_demo(options: DemoOptions) -> dict:
         "training": {"epochs": options.epochs, "batch_size": options.batch_size,
                      "seed": options.seed, "verbose": options.verbose},
     })
-    if options.overrides:
-        config = ExperimentConfig.from_dict(apply_overrides(config.to_dict(), options.overrides))
+    config = override_config(config, options.overrides)
     print(f"[demo] 2/5 training the Feed model ({len(manifest['train'])} train days, "
           f"{options.epochs} epochs) -> {run_dir}", flush=True)
     result = train(config, run_dir)

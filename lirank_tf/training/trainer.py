@@ -282,6 +282,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
                         # Horovod: progress bar on rank 0
                         verbose=display_verbose)
         history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+        stopping = stopping_record(validation)
         if training.shard_embeddings:
             # Horovod: every worker saves its rows (also after early stopping restored the best
             # weights); rank 0 reads them all back into a plain single-process model.
@@ -295,7 +296,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
             run.save_model(final)
             finish_all(hooks, run.path, final, config, transform)  # of the final model
             # every epoch's logs, also those before a resume
-            history = run.finish(stopping=stopping_record(validation))
+            history = run.finish(stopping=stopping)
     context.barrier()
     return TrainResult(model=final, transform=transform, history=history, run=run,
-                       stopping=stopping_record(validation))
+                       stopping=stopping)

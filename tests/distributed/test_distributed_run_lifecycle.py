@@ -5,19 +5,13 @@ Horovod job itself is `test_cli_train_horovod`."""
 
 import json
 
-import keras
 import pytest
 
 from lirank_tf.distributed import SingleProcessContext
 from lirank_tf.training.trainer import train_distributed
 
-from tiny_run import tiny_config
+from tiny_run import InterruptAfterFirstEpoch, tiny_config
 
-
-class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            raise KeyboardInterrupt("interrupted after epoch 1")
 
 
 def test_an_interrupted_distributed_run_resumes_with_its_whole_history(tmp_path):
@@ -25,7 +19,7 @@ def test_an_interrupted_distributed_run_resumes_with_its_whole_history(tmp_path)
     config = config.replace(training=config.training.replace(epochs=2))
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train_distributed(config, run, SingleProcessContext(), extra_callbacks=[_Interrupt()])
+        train_distributed(config, run, SingleProcessContext(), extra_callbacks=[InterruptAfterFirstEpoch()])
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 1
     result = train_distributed(config, run, SingleProcessContext())
     assert len(result.history["loss"]) == 2

@@ -3,19 +3,13 @@ resumed with its whole history, never retrained when finished, gone again after 
 
 import json
 
-import keras
 import pytest
 
 from lirank_tf.incremental import train_incremental
 from lirank_tf.training.trainer import train
 
-from tiny_run import tiny_config
+from tiny_run import InterruptAfterFirstEpoch, tiny_config
 
-
-class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            raise KeyboardInterrupt("interrupted after epoch 1")
 
 
 @pytest.fixture()
@@ -33,7 +27,7 @@ def _day(config, root, target, **kwargs):
 def test_an_interrupted_incremental_run_resumes_and_then_refuses_a_retrain(previous):
     root, config = previous
     with pytest.raises(KeyboardInterrupt):
-        _day(config, root, "day1", extra_callbacks=[_Interrupt()])
+        _day(config, root, "day1", extra_callbacks=[InterruptAfterFirstEpoch()])
     assert json.loads((root / "day1" / "run.json").read_text())["state"] == "failed"
     result = _day(config, root, "day1")
     assert len(result.history["loss"]) == 2

@@ -3,9 +3,10 @@
 import json
 
 import fastavro
-import keras
 import numpy as np
 import pytest
+
+from tiny_run import InterruptAfterFirstEpoch
 
 from lirank_tf.cli import main
 from lirank_tf.config import ExperimentConfig
@@ -102,17 +103,12 @@ def test_a_finished_run_is_never_overwritten_without_the_flag(own, capsys):
     assert ExperimentConfig.load(root / "run" / "config.yaml") == config   # untouched
 
 
-class _Crash(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            raise KeyboardInterrupt("simulated kill after epoch 1")
-
 
 def test_training_resumes_after_a_kill_from_the_last_epoch(own):
     root, config = own
     config = config.replace(training=config.training.replace(epochs=3))
     with pytest.raises(KeyboardInterrupt):
-        train(config, root / "run", extra_callbacks=[_Crash()])
+        train(config, root / "run", extra_callbacks=[InterruptAfterFirstEpoch()])
     assert not (root / "run" / "model.keras").exists()
     result = train(config, root / "run")       # same config: resumes at epoch 2
     assert len(result.history["loss"]) == 3    # the epoch before the kill, and the two after

@@ -17,7 +17,7 @@ from lirank_tf.errors import UserError
 from lirank_tf.training import trainer
 from lirank_tf.training.trainer import train
 
-from tiny_run import tiny_config
+from tiny_run import InterruptAfterFirstEpoch, tiny_config
 
 
 @pytest.fixture()
@@ -88,17 +88,12 @@ def test_a_run_killed_mid_epoch_resumes_with_the_history_of_every_epoch(tiny, ca
     assert json.loads((run / "run.json").read_text())["state"] == "finished"
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            raise KeyboardInterrupt("interrupted after epoch 1")
-
 
 def test_an_interrupted_run_resumes_appending_to_its_history(tiny):
     root, config = tiny
     config = config.replace(training=config.training.replace(epochs=2))
     with pytest.raises(KeyboardInterrupt):
-        train(config, root / "run", extra_callbacks=[_Interrupt()])
+        train(config, root / "run", extra_callbacks=[InterruptAfterFirstEpoch()])
     result = train(config, root / "run")
     assert len(result.history["loss"]) == 2
     assert json.loads((root / "run" / "history.json").read_text()) == result.history
