@@ -130,6 +130,7 @@ setup(
         "pyyaml",
         "matplotlib",
         "psutil",
+        "optuna>=4.0",  # lirank-tf tune (TPE search, median pruning, SQLite study)
     ],
     extras_require={
         "cpu": ["tensorflow-cpu==2.16.2"],

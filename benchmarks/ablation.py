@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.metrics import auc, log_loss, oe_ratio
 from lirank_tf.evaluation.evaluate import oracle_probabilities
 from lirank_tf.models import build_model

@@ -89,7 +89,7 @@ def numpy_feed_records(count: int, seed: int):
 
 def simulator_feed_records(count: int, seed: int):
     """Records of lirank_tf's Feed simulator (3 simulated days), repeated to ``count``."""
-    from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig
+    from lirank_tf.sim.feed import FeedSimulator, FeedSimulatorConfig
     simulator = FeedSimulator(FeedSimulatorConfig(num_days=3, impressions_per_day=20_000, seed=seed))
     base = [record for day in range(3) for record in simulator.simulate_day(day)]
     for k in range(count):

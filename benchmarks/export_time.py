@@ -26,7 +26,7 @@ from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.models import build_model
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.transform import DenseStatistics, TransformationModel
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.incremental import empirical_fisher
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import train

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
+from lirank_tf.sim.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
 from lirank_tf.evaluation.evaluate import evaluate
 from lirank_tf.incremental import train_incremental
 from lirank_tf.training.trainer import train

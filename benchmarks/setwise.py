@@ -6,7 +6,7 @@
 
 For each ``session_satiation`` value the simulator writes one data set (the logit of every
 task drops by ``satiation`` per other impression of the same session with the same content
-type, ``lirank_tf.data.synthetic.feed``). On it the Feed experiment's model is trained with
+type, ``lirank_tf.sim.feed``). On it the Feed experiment's model is trained with
 the trainer's recipe (same transformation statistics, §6.2 optimizer, ``model.fit``) and the
 input pipeline of ``lirank_tf.training.pipeline`` in three variants, each from the same
 training seeds:
@@ -46,7 +46,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lirank_tf.config import ExperimentConfig, get_experiment  # noqa: E402
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed  # noqa: E402
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed  # noqa: E402
 from lirank_tf.evaluation.evaluate import predict_files  # noqa: E402
 from lirank_tf.evaluation.metrics import auc, log_loss  # noqa: E402
 from lirank_tf.models import build_model  # noqa: E402

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.models import build_model
 from lirank_tf.training.pipeline import raw_dataset
 from lirank_tf.training.trainer import fit_transformation

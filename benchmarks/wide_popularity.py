@@ -29,11 +29,11 @@ import tensorflow as tf
 
 from lirank_tf.config import get_experiment
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
+from lirank_tf.sim.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
 from lirank_tf.evaluation.evaluate import predict_files
 from lirank_tf.evaluation.metrics import auc, log_loss, oe_ratio
 from lirank_tf.evaluation.replay import read_records
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.training.trainer import train
 from lirank_tf.wide import (RootObjectEffects, export_with_root_object_table, impression_hours,
                             update_root_object_table)

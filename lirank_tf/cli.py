@@ -1,17 +1,25 @@
-"""The ``lirank-tf`` command line (``python -m lirank_tf ...`` works too).
+"""The ``lirank-tf`` command line (``python -m lirank_tf ...`` works too), in workflow order.
 
-    lirank-tf demo [--replay-top-n N]   simulate Feed data -> train -> evaluate -> export -> score
-    lirank-tf import INPUT... -o DIR [--format csv|tsv|parquet|libfm|libffm]   other formats -> Avro
-    lirank-tf init-config --train GLOB --labels a,b [--valid GLOB] [--test GLOB] [--model NAME] -o run.yaml
+    lirank-tf import INPUT... --output-dir DIR [--format csv|tsv|parquet|libfm|libffm]
+    lirank-tf init-config --train GLOB --labels a,b [--valid GLOB] [--test GLOB] [--model NAME]
+                          [--dense-columns a,b] [--id-columns c,d] -o run.yaml
     lirank-tf train --config run.yaml --output-dir DIR [--overwrite]
     lirank-tf train --config day.yaml --output-dir DIR --incremental-from PREV [--cold-start COLD]
                     [--cold-weight A] [--forgetting-factor L]   incremental training (LiRank §3.6)
     lirank-tf evaluate --run DIR [--data GLOB] [--replay-top-n N]
-    lirank-tf explore --run DIR [--previous PREV]   the Neural-Linear posterior of a run (LiRank §3.8)
-    lirank-tf export --run DIR [--quantize int8] [--root-object-table TABLE]
-                    (+ serve_explore when the run has a posterior)
+    lirank-tf export --run DIR [--output-dir DIR] [--quantize int8] [--root-object-table TABLE]
+    lirank-tf tune --config run.yaml --output-dir DIR [--trials N]   hyper-parameter search
+    lirank-tf explore --run DIR [--previous PREV]   the Neural-Linear posterior (LiRank §3.8)
     lirank-tf root-objects fit --run DIR --data GLOB -o TABLE [--tasks like,click] [--l2 1]
     lirank-tf root-objects update --export DIR --table TABLE   (RO model of LiRank §3.9)
+    lirank-tf demo [--output-dir DIR]   simulate Feed data -> train -> evaluate -> export -> score
+
+One flag vocabulary (`FLAG_RULES`, also the epilog of ``lirank-tf --help``): a directory a
+command writes is ``--output-dir``, a file it writes ``-o/--output``; inputs are named for what
+they are (``--config``, ``--run``, ``--export``, ``--table``, ``--data``); list flags (labels,
+tasks, column names) are repeatable and each value may be a comma-separated list; globs and
+paths are repeatable only (a glob may hold a comma). Renamed flags (``export --export-dir``,
+``import -o/--output``) still work for one release, hidden from help, with a warning line.
 """
 
 from __future__ import annotations
@@ -24,7 +32,15 @@ import time
 from typing import Callable
 
 from lirank_tf import __version__
-from lirank_tf.console import CommandParser, quiet_dependencies, user_error_message
+from lirank_tf.config.experiments import INIT_CONFIG_MODELS
+from lirank_tf.console import (CommandParser, ListFlag, RenamedFlag, quiet_dependencies,
+                               user_error_message)
+
+FLAG_RULES = ("flags: a directory a command writes is --output-dir, a file it writes "
+              "-o/--output; inputs are named for what they are (--config, --run, "
+              "--export, --table, --data); list flags (--labels, --tasks, --*-columns) "
+              "are repeatable and take comma-separated values; globs and paths are "
+              "repeatable only.")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -37,10 +53,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _init_config(args: argparse.Namespace) -> int:
-    from lirank_tf.init_config import init_config
-    path = init_config(train=args.train, valid=args.valid, test=args.test,
-                       labels=[x for x in args.labels.split(",") if x], model=args.model,
-                       output=args.output, overwrite=args.overwrite)
+    from lirank_tf.init_config import check_output, propose, write_config
+    check_output(args.output, args.overwrite)     # before reading any data
+    proposal = propose(args.train, args.labels, args.valid or [], args.test or [], args.model,
+                       dense_columns=args.dense_columns or [], id_columns=args.id_columns or [])
+    path = write_config(proposal, args.output, overwrite=args.overwrite)
+    print(proposal.table())
     print(f"wrote {path}")
     return 0
 
@@ -115,7 +133,7 @@ def _export(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
     from lirank_tf.explore.run_posterior import has_posterior
     from lirank_tf.training.run_directory import RunDirectory
-    path = workflow.export_run(args.run, args.export_dir,
+    path = workflow.export_run(args.run, args.output_dir,
                                quantize=None if args.quantize == "none" else args.quantize,
                                overwrite=args.overwrite, root_object_table=args.root_object_table,
                                overrides=tuple(args.set or ()))
@@ -139,7 +157,7 @@ def _root_objects(args: argparse.Namespace) -> int:
         return 0
     effects = workflow.fit_root_objects(
         args.run, args.data, args.output,
-        tasks=None if args.tasks is None else [t for t in args.tasks.split(",") if t],
+        tasks=args.tasks,
         l2=args.l2, previous=args.previous, carry_over=args.carry_over,
         root_object_field=args.field, overwrite=args.overwrite)
     print(f"fitted {len(effects.table)} root objects ({', '.join(effects.tasks)}): {args.output}")
@@ -161,41 +179,61 @@ def _add_set_flag(parser: argparse.ArgumentParser, what: str) -> None:
                              "(repeatable; typed and checked like the YAML)")
 
 
+def _command(commands, name: str, summary: str, description: str, example: str):
+    """A sub-command parser with its one-line summary (in ``lirank-tf --help``), a description
+    and an ``example:`` epilog (kept as written)."""
+    return commands.add_parser(name, help=summary, description=description,
+                               epilog=f"example:\n  {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
-        prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras.",
-        epilog="A user error prints one line and exits with status 2; --debug (or "
+        prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras. "
+        "The commands, in workflow order: import (other formats -> Avro), init-config, train, "
+        "evaluate, export; then tune, explore, root-objects; demo runs them all on simulated data.",
+        epilog=f"{FLAG_RULES}\nA user error prints one line and exits with status 2; --debug (or "
                "LIRANK_DEBUG=1) shows its traceback.").with_common_defaults()
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="simulate Feed data, train, evaluate, export, score")
-    demo.add_argument("--output-dir", help="where to write (default: runs/demo-<time>)")
-    demo.add_argument("--days", type=int, default=8, help="simulated days (last one is test, one before valid)")
-    demo.add_argument("--impressions-per-day", type=int, default=12_000, help="data size per day")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--epochs", type=int, default=2)
-    demo.add_argument("--batch-size", type=int, default=512)
-    demo.add_argument("--replay-top-n", metavar="N", type=_non_negative_int, default=5,
-                      help="log the test day's sessions with their top N shuffled and report the "
-                           "replay contribution rate (LiRank §5.2); 0: off")
-    _add_set_flag(demo, "the Feed experiment's config")
-    demo.set_defaults(handler=_demo)
+    from lirank_tf.importers.command import add_import_command
+    add_import_command(commands)
 
-    init = commands.add_parser("init-config", help="write a complete config for your Avro files")
-    init.add_argument("--train", action="append", required=True, help="glob of training files (repeatable)")
-    init.add_argument("--valid", action="append", default=[], help="glob of validation files")
-    init.add_argument("--test", action="append", default=[], help="glob of test files")
-    init.add_argument("--labels", required=True, help="comma-separated label fields, one task each")
-    init.add_argument("--model", default="dcnv2", help="dcnv2 (default), feed, ads or jobs")
-    init.add_argument("-o", "--output", required=True, help="config file to write (.yaml or .json)")
+    init = _command(
+        commands, "init-config", "write a complete config for your Avro files",
+        "Reads the writer schema and a sample of the training files, writes a complete, "
+        "commented config and prints how each column was mapped (id, dense, id list, dense "
+        "vector, label or left out) and why. An int column is dense when the sample reads as a "
+        "quantity (age, count, timestamp), else an id; --dense-columns / --id-columns decide.",
+        "lirank-tf init-config --train 'data/train/*.avro' --valid 'data/valid/*.avro' \\\n"
+        "      --labels click --dense-columns age -o run.yaml")
+    init.add_argument("--train", action="append", required=True, metavar="GLOB",
+                      help="training files (repeatable)")
+    init.add_argument("--valid", action="append", metavar="GLOB",
+                      help="validation files (repeatable; turns on early stopping)")
+    init.add_argument("--test", action="append", metavar="GLOB", help="test files (repeatable)")
+    init.add_argument("--labels", action=ListFlag, required=True,
+                      help="label fields, one task each")
+    init.add_argument("--model", choices=INIT_CONFIG_MODELS, default="dcnv2",
+                      help="the model the config trains")
+    init.add_argument("--dense-columns", action=ListFlag,
+                      help="numeric columns to make dense features")
+    init.add_argument("--id-columns", action=ListFlag,
+                      help="string, enum or int columns to make hashed ids")
+    init.add_argument("-o", "--output", required=True, metavar="FILE",
+                      help="config file to write (.yaml or .json)")
     init.add_argument("--overwrite", action="store_true", help="replace an existing config file")
     init.set_defaults(handler=_init_config)
 
-    train = commands.add_parser("train", help="train a config with model.fit (resumes after a kill)")
+    train = _command(
+        commands, "train", "train a config with model.fit (resumes after a kill)",
+        "Trains the config into a run directory (checkpoints, config.yaml, the model); run it "
+        "again on the same directory to resume after a kill.",
+        "lirank-tf train --config run.yaml --output-dir runs/first")
     train.add_argument("--config", required=True, help="experiment config (.yaml or .json)")
-    train.add_argument("--output-dir", required=True, help="run directory")
-    train.add_argument("--overwrite", action="store_true", help="replace an earlier run in the directory")
+    train.add_argument("--output-dir", required=True, metavar="DIR", help="run directory to write")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an earlier run in the directory")
     incremental = train.add_argument_group(
         "incremental training (LiRank §3.6)",
         "warm start from alpha*w0 + (1-alpha)*w_{t-1} with the diagonal-Fisher regulariser; "
@@ -205,15 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     incremental.add_argument("--cold-start", metavar="COLD",
                              help="cold-start run directory (w0; default: PREV's cold start)")
     incremental.add_argument("--cold-weight", metavar="A", type=_number_in(0.0, 1.0), default=None,
-                             help="alpha in [0, 1] (default 0.5)")
+                             help="alpha in [0, 1] (default: 0.5)")
     incremental.add_argument("--forgetting-factor", metavar="L", type=_number_in(0.0, None),
-                             default=None, help="lambda_f >= 0 (default 1.0; 0: plain warm start)")
+                             default=None, help="lambda_f >= 0 (default: 1.0; 0: plain warm start)")
     _add_set_flag(train, "the config file (the run records the result)")
     train.set_defaults(handler=_train)
 
-    evaluate = commands.add_parser("evaluate", help="metrics.json, calibration and training plots")
-    evaluate.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
-    evaluate.add_argument("--data", action="append", help="glob of files (default: the config's test files)")
+    evaluate = _command(
+        commands, "evaluate", "metrics.json, calibration and training plots",
+        "Scores the run's model on the test files (or --data) and writes metrics.json, the "
+        "calibration and training plots into the run directory.",
+        "lirank-tf evaluate --run runs/first")
+    evaluate.add_argument("--run", required=True, metavar="DIR",
+                          help="run directory of `lirank-tf train`")
+    evaluate.add_argument("--data", action="append", metavar="GLOB",
+                          help="files to score (repeatable; default: the config's test files)")
     evaluate.add_argument("--replay-top-n", metavar="N", type=_non_negative_int, default=None,
                           help="the data's sessions were logged with their top N positions "
                                "shuffled: also report the replay contribution rate (LiRank §5.2); "
@@ -222,9 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_flag(evaluate, "the run's config, for this evaluation")
     evaluate.set_defaults(handler=_evaluate)
 
-    export = commands.add_parser("export", help="the serving SavedModel (raw features in, scores out)")
-    export.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
-    export.add_argument("--export-dir", help="where to write (default: RUN/export)")
+    export = _command(
+        commands, "export", "the serving SavedModel (raw features in, scores out)",
+        "Writes the serving SavedModel of a run: serving_default and serve_examples, plus "
+        "serve_explore when the run has a posterior (`lirank-tf explore`).",
+        "lirank-tf export --run runs/first --output-dir exports/first --quantize int8")
+    export.add_argument("--run", required=True, metavar="DIR",
+                        help="run directory of `lirank-tf train`")
+    export.add_argument("--output-dir", "--export-dir", action=RenamedFlag, metavar="DIR",
+                        deprecated=("--export-dir",),
+                        help="directory to write (default: RUN/export)")
     export.add_argument("--quantize", choices=["none", "int8"], default="none",
                         help="int8: middle-max row-wise embedding quantization (LiRank §3.13)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
@@ -232,37 +283,79 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add the root-object effects of TABLE (`lirank-tf root-objects fit`)")
     _add_set_flag(export, "the run's config, for this export")
     export.set_defaults(handler=_export)
+    from lirank_tf.tune.command import add_tune_command
+    add_tune_command(commands)
 
-    wide = commands.add_parser("root-objects",
-                               help="the root-object random-effect model (LiRank §3.9)")
-    actions = wide.add_subparsers(dest="action", required=True)
-    fit = actions.add_parser("fit", help="fit the effects on recent data, as the residual of a run")
-    fit.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
-    fit.add_argument("--data", action="append", required=True, help="glob of Avro files (repeatable)")
-    fit.add_argument("-o", "--output", required=True, help="table to write (TSV, + .json)")
-    fit.add_argument("--tasks", help="comma-separated tasks (default: every task of the run)")
-    fit.add_argument("--l2", type=_number_in(0.0, None), default=1.0,
-                     help="prior precision of each effect (default 1)")
-    fit.add_argument("--previous", metavar="TABLE", help="the previous fit, for --carry-over")
-    fit.add_argument("--carry-over", type=_number_in(0.0, 1.0), default=0.0,
-                     help="prior mean = this x the previous effect (default 0)")
-    fit.add_argument("--field", help="the root-object id field (default: the candidate field of "
-                                     "the run's history, features.history.candidate_field)")
-    fit.add_argument("--overwrite", action="store_true", help="replace an existing table")
-    update = actions.add_parser("update", help="swap the table of an export in place")
-    update.add_argument("--export", required=True, help="export directory")
-    update.add_argument("--table", required=True, help="table of `root-objects fit`")
-    wide.set_defaults(handler=_root_objects)
 
-    explore = commands.add_parser(
-        "explore", help="the Neural-Linear last-layer posterior of a run, for Thompson sampling")
-    explore.add_argument("--run", required=True, help="run directory of `lirank-tf train`")
+    explore = _command(
+        commands, "explore",
+        "the Neural-Linear last-layer posterior of a run, for Thompson sampling",
+        "Computes the Bayesian linear posterior of each task's last layer (LiRank §3.8) into "
+        "the run directory; `lirank-tf export` then adds serve_explore.",
+        "lirank-tf explore --run runs/day2 --previous runs/day1")
+    explore.add_argument("--run", required=True, metavar="DIR",
+                         help="run directory of `lirank-tf train`")
     explore.add_argument("--previous", metavar="PREV",
                          help="carry over PREV's posterior (earlier evidence x explore.decay)")
     explore.set_defaults(handler=_explore)
 
-    from lirank_tf.importers.command import add_import_command
-    add_import_command(commands)
+    wide = _command(
+        commands, "root-objects", "the root-object random-effect model (LiRank §3.9)",
+        "Per-id effects on top of a run's model, refreshed often without retraining it: `fit` "
+        "writes a table, `export --root-object-table` and `update` put it in a SavedModel.",
+        "lirank-tf root-objects fit --run runs/first --data 'data/last8h/*.avro' -o ro.tsv")
+    actions = wide.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fit = _command(
+        actions, "fit", "fit the effects on recent data, as the residual of a run",
+        "Fits each root object's effect on DATA as the residual of the run's model; the tasks "
+        "and the id field default to the run's config.",
+        "lirank-tf root-objects fit --run runs/first --data 'data/last8h/*.avro' -o ro.tsv \\\n"
+        "      --tasks like,click")
+    fit.add_argument("--run", required=True, metavar="DIR",
+                     help="run directory of `lirank-tf train`")
+    fit.add_argument("--data", action="append", required=True, metavar="GLOB",
+                     help="Avro files to fit on (repeatable)")
+    fit.add_argument("-o", "--output", required=True, metavar="TABLE",
+                     help="table to write (TSV, + .json)")
+    fit.add_argument("--tasks", action=ListFlag,
+                     help="tasks to fit (default: those of --previous, else every task of the run)")
+    fit.add_argument("--l2", type=_number_in(0.0, None), default=1.0,
+                     help="prior precision of each effect")
+    fit.add_argument("--previous", metavar="TABLE", help="the previous fit, for --carry-over")
+    fit.add_argument("--carry-over", type=_number_in(0.0, 1.0), default=0.0,
+                     help="prior mean = this x the previous effect")
+    fit.add_argument("--field", help="the root-object id field (default: the candidate field of "
+                                     "the run's history, features.history.candidate_field)")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing table")
+    update = _command(
+        actions, "update", "swap the table of an export in place",
+        "Replaces the root-object table inside an export; servers pick it up when they load it.",
+        "lirank-tf root-objects update --export runs/first/export --table ro_next.tsv")
+    update.add_argument("--export", required=True, metavar="DIR",
+                        help="export directory of `lirank-tf export`")
+    update.add_argument("--table", required=True, help="table of `root-objects fit`")
+    wide.set_defaults(handler=_root_objects)
+
+    demo = _command(
+        commands, "demo", "simulate Feed data, train, evaluate, export, score",
+        "The whole workflow on simulated Feed days: writes the data, trains the Feed model, "
+        "evaluates it, exports the SavedModel and scores a request with it.",
+        "lirank-tf demo --days 4 --impressions-per-day 2000 --epochs 1")
+    demo.add_argument("--output-dir", metavar="DIR",
+                      help="directory to write (default: runs/demo-<time>)")
+    demo.add_argument("--days", type=int, default=8,
+                      help="simulated days (last one is test, one before valid)")
+    demo.add_argument("--impressions-per-day", type=int, default=12_000, help="data size per day")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the simulator and training")
+    demo.add_argument("--epochs", type=int, default=2, help="training epochs")
+    demo.add_argument("--batch-size", type=int, default=None,
+                      help="training batch size (default: the Feed experiment's "
+                           "training.batch_size)")
+    demo.add_argument("--replay-top-n", metavar="N", type=_non_negative_int, default=5,
+                      help="log the test day's sessions with their top N shuffled and report the "
+                           "replay contribution rate (LiRank §5.2); 0: off")
+    _add_set_flag(demo, "the Feed experiment's config")
+    demo.set_defaults(handler=_demo)
     return parser
 
 

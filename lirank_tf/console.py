@@ -5,7 +5,10 @@
 * `user_error_message` tells a user's mistake (bad flag, path, config, corrupt file) from a bug
   and gives its one-line message;
 * `CommandParser` is an ``argparse`` parser whose usage errors are one line too, and which adds
-  ``-v/--verbose`` and ``--debug`` to every sub-command.
+  ``-v/--verbose`` and ``--debug`` to every sub-command;
+* `HelpFormatter` keeps descriptions and examples as written and shows each flag's default;
+* `ListFlag` is the one list rule (repeatable, each value a comma-separated list) and
+  `RenamedFlag` keeps an old flag name working for one release, hidden, with a warning.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -25,6 +29,72 @@ _PATH_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirec
                 PermissionError)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and ``example:`` epilogs keep their lines; a flag's help ends with
+    "(default: X)" unless it says its default itself or has none worth showing (None, off for
+    a switch, an empty list); renamed flags' old names (`RenamedFlag`) are not shown.
+    Description and epilog lines are wrapped to the terminal, indented lines kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            if not line or line[0].isspace():
+                lines.append(indent + line)
+            else:
+                lines += textwrap.wrap(line, width, initial_indent=indent,
+                                       subsequent_indent=indent)
+        return "\n".join(lines)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text.lower()
+                or default is None or default is argparse.SUPPRESS or default is False
+                or (isinstance(default, (list, tuple)) and not default)):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        hidden = getattr(action, "deprecated", ())
+        if not hidden:
+            return super()._format_action_invocation(action)
+        shown = argparse.Action([s for s in action.option_strings if s not in hidden],
+                                action.dest, nargs=action.nargs, metavar=action.metavar)
+        return super()._format_action_invocation(shown)
+
+
+class ListFlag(argparse.Action):
+    """A list flag: repeatable, and each value may be a comma-separated list, so
+    ``--labels like,click`` equals ``--labels like --labels click`` (empty items are dropped).
+    Globs and paths are repeatable only (``action="append"``): a glob may hold a comma."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        kwargs.setdefault("metavar", "A[,B...]")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        items = list(getattr(namespace, self.dest, None) or [])
+        items += [item.strip() for item in str(values).split(",") if item.strip()]
+        setattr(namespace, self.dest, items)
+
+
+class RenamedFlag(argparse.Action):
+    """Stores one value like ``store``; the option strings in ``deprecated`` are the flag's old
+    names: they still work for one release, are hidden from ``--help``, and print one warning
+    line on stderr naming the new flag (the first option string)."""
+
+    def __init__(self, option_strings, dest, deprecated: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.deprecated = tuple(deprecated)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if option_string in self.deprecated:
+            print(f"{parser.prog}: warning: {option_string} is deprecated, use "
+                  f"{self.option_strings[0]} (the old name goes in the next release)",
+                  file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 class CommandParser(argparse.ArgumentParser):
     """``argparse`` with one-line usage errors (exit 2) and ``-v`` / ``--debug`` everywhere.
 
@@ -33,6 +103,7 @@ class CommandParser(argparse.ArgumentParser):
     level parser sets both to False (`with_common_defaults`)."""
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         self.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                           help="show TensorFlow's log lines and dependency warnings")
@@ -44,6 +115,10 @@ class CommandParser(argparse.ArgumentParser):
         return self
 
     def error(self, message: str):  # one line: what is wrong, and where to read more
+        for action in self._actions:    # a renamed flag by its current name(s) only
+            if getattr(action, "deprecated", ()):
+                current = [s for s in action.option_strings if s not in action.deprecated]
+                message = message.replace("/".join(action.option_strings), "/".join(current))
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 

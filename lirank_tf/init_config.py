@@ -3,14 +3,23 @@
 The writer schema of the first training file and a sample of records (from up to 10 files
 spread over the training files) decide each field:
 
-* ``string`` / ``int`` / ``long`` -> a categorical id with its own QR-hash embedding table, sized
+* ``string`` (and ``enum``) -> a categorical id with its own QR-hash embedding table, sized
   from the cardinality estimated from the sample (`estimate_cardinality`);
+* ``int`` / ``long`` -> a dense feature when the sample says it is a quantity (an ``age``, a
+  count, an epoch timestamp), else an id (``user_id``, ``zip_code``, a 3-valued bucket): the
+  rule of `lirank_tf.data.column_kinds`;
 * ``float`` / ``double`` (and ``boolean``) -> a dense feature (normalisation statistics are fitted
   on the training data by ``lirank-tf train``); fixed-length ``array<float>`` -> a dense vector;
 * ``array<string|int|long>`` -> a pooled id list;
 * nullable unions (``["null", T]``) -> the feature of ``T`` with a default;
 * the ``--labels`` fields -> one task each; everything else (maps, records, variable-length float
-  arrays) is listed in a comment and left out.
+  arrays) is listed in a comment and left out;
+* ``--dense-columns`` / ``--id-columns`` force a column's kind (numbers dense; strings, enums
+  and integers ids; a float is never hashed into ids).
+
+`propose` returns the config with one `ColumnChoice` per column (kind, distinct values, reason),
+which the command prints as a table (`format_table`) after writing the file; the YAML keeps the
+same choices as header comments.
 
 Every file is read with the bounded reader `lirank_tf.data.avro_file`: a truncated, corrupt,
 non-Avro or unreadable file is an `AvroFileError` naming it and the byte offset. The sampled
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,16 +39,35 @@ from typing import Any, Sequence
 import yaml
 
 from lirank_tf.config.base import ConfigError
+from lirank_tf.config.experiments import INIT_CONFIG_MODELS as MODELS
 from lirank_tf.config.schema import ExperimentConfig
 from lirank_tf.data.avro_file import open_avro, record_count
+from lirank_tf.data.column_kinds import (DENSE, DENSE_VECTOR, ID, ID_LIST, LABEL, LEFT_OUT,
+                                         ColumnChoice, format_table, integer_kind)
 from lirank_tf.data.preflight import check_label
 from lirank_tf.errors import UserError
 from lirank_tf.training.pipeline import expand_globs, spread_files
 
-MODELS = ("dcnv2", "feed", "ads", "jobs")
 SAMPLE_RECORDS = 5000
 SAMPLE_FILES = 10
 MAX_REMAINDER_ROWS = 1 << 20
+# the column types --dense-columns and --id-columns accept
+DENSE_TYPES = ("int", "long", "float", "double", "boolean")
+ID_TYPES = ("int", "long", "string", "enum")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What `propose` makes of the files: the ``config`` mapping, a comment line per field
+    (``notes``) and a `ColumnChoice` per column (``columns``, the printed table)."""
+
+    config: dict
+    notes: list[str]
+    columns: list[ColumnChoice]
+    model: str
+
+    def table(self) -> str:
+        return format_table(self.columns)
 
 
 def _base_type(avro_type: Any) -> tuple[Any, bool]:
@@ -138,9 +167,102 @@ def _check_same_schema(files: Sequence[str], schema: dict) -> None:
             raise UserError(f"files have different schemas: {files[0]} and {path}")
 
 
-def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = (),
-                   test: Sequence[str] = (), model: str = "dcnv2") -> tuple[dict, list[str]]:
-    """The config mapping and one comment line per field explaining the choice made."""
+def _check_overrides(fields: dict, labels: Sequence[str], dense_columns: Sequence[str],
+                     id_columns: Sequence[str], path: str) -> None:
+    """``--dense-columns`` / ``--id-columns`` name scalar columns of the schema that can take
+    the kind: numbers dense, strings / enums / integers ids (a float is not hashed)."""
+    both = sorted(set(dense_columns) & set(id_columns))
+    if both:
+        raise ConfigError(f"--dense-columns/--id-columns: column {both[0]!r} is in both")
+    for flag, names, allowed in (("--dense-columns", dense_columns, DENSE_TYPES),
+                                 ("--id-columns", id_columns, ID_TYPES)):
+        for name in names:
+            if name not in fields:
+                raise ConfigError(f"{flag}: {path} has no column {name!r}; "
+                                  f"columns: {sorted(fields)}")
+            if name in labels:
+                raise ConfigError(f"{flag}: column {name!r} is a label (--labels)")
+            base, _ = _base_type(fields[name])
+            kind = base.get("type") if isinstance(base, dict) else base
+            if kind not in allowed:
+                raise ConfigError(f"{flag}: column {name!r} is {_type_name(base)}; {flag} takes "
+                                  f"{', '.join(allowed)} columns")
+
+
+def _id_feature(name: str, base: Any, nullable: bool, values: list, total: int, dim: int,
+                reason: str, sampled: int) -> tuple[dict, dict, str, ColumnChoice]:
+    """(table, id feature, comment line, table row) of a scalar id column."""
+    cardinality = estimate_cardinality(values, total)
+    distinct = len(set(values))
+    feature = {"name": name, "table": name, "kind": "id",
+               "dtype": "string" if base == "string" or isinstance(base, dict) else "int64"}
+    null_note = " (nullable: null -> default)" if nullable else ""
+    why = f" ({reason})" if base in ("int", "long") else ""
+    note = (f"{name}: {_type_name(base)}{null_note}, {distinct} distinct in {sampled} sampled "
+            f"records (~{cardinality} estimated in ~{total}) -> hashed id embedding{why}")
+    return (_table_for(name, cardinality, dim), feature, note,
+            ColumnChoice(name, _shown_type(base, nullable), ID, reason, distinct, cardinality))
+
+
+def _shown_type(base: Any, nullable: bool) -> str:
+    """The Avro type in the table: ``null|string`` for a nullable string."""
+    return ("null|" if nullable else "") + _type_name(base)
+
+
+def _scalar_kind(name: str, base: Any, values: list, dense_columns: Sequence[str],
+                 id_columns: Sequence[str]) -> tuple[str | None, str]:
+    """(`ID`, `DENSE` or None for other types, the reason) of a column: the overrides first,
+    then its type (integers by `integer_kind`)."""
+    if name in dense_columns:
+        return DENSE, "--dense-columns"
+    if name in id_columns:
+        return ID, "--id-columns"
+    if base in ("int", "long"):
+        return integer_kind(name, values)
+    if base in ("float", "double", "boolean"):
+        return DENSE, base
+    if base == "string" or (isinstance(base, dict) and base.get("type") == "enum"):
+        return ID, _type_name(base)
+    return None, ""
+
+
+def _other_feature(name: str, base: Any, nullable: bool, values: list, total: int,
+                   dim: int) -> tuple[dict | None, dict | None, str, ColumnChoice]:
+    """(table, feature, comment line, table row) of an array column (id list or dense vector)
+    or of a column left out."""
+    shown, type_name = _shown_type(base, nullable), _type_name(base)
+    null_note = " (nullable: null -> default)" if nullable else ""
+    if not (isinstance(base, dict) and base.get("type") == "array"):
+        return (None, None, f"{name}: {type_name} -> left out (unsupported type)",
+                ColumnChoice(name, shown, LEFT_OUT, "unsupported type"))
+    items, _ = _base_type(base["items"])
+    lengths = {len(v) for v in values}
+    flat = [x for v in values for x in v]
+    if items in ("string", "int", "long"):
+        cardinality = estimate_cardinality(flat, round(total * len(flat) / max(1, len(values))))
+        longest = max(lengths | {1})
+        feature = {"name": name, "table": name, "kind": "id_list",
+                   "dtype": "string" if items == "string" else "int64",
+                   "max_length": min(longest, 100)}
+        note = (f"{name}: {type_name}{null_note}, ~{cardinality} distinct ids, up to {longest} "
+                "per record -> pooled id list (mean)")
+        return (_table_for(name, cardinality, dim), feature, note,
+                ColumnChoice(name, shown, ID_LIST, f"up to {longest} ids a record",
+                             len(set(flat)), cardinality))
+    if items in ("float", "double") and len(lengths) == 1:
+        size = lengths.pop()
+        return (None, {"name": name, "size": size, "transform": "signed_log1p"},
+                f"{name}: {type_name} of fixed length {size} -> dense vector",
+                ColumnChoice(name, shown, DENSE_VECTOR, f"fixed length {size}", len(set(flat))))
+    return (None, None, f"{name}: {type_name} -> left out (no fixed length / unsupported item "
+            "type)", ColumnChoice(name, shown, LEFT_OUT, "no fixed length / item type"))
+
+
+def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = (),
+            test: Sequence[str] = (), model: str = "dcnv2", dense_columns: Sequence[str] = (),
+            id_columns: Sequence[str] = ()) -> Proposal:
+    """The proposed config, a comment line per field and a `ColumnChoice` per column.
+    ``dense_columns`` / ``id_columns`` force those columns' kind (`_check_overrides`)."""
     if model not in MODELS:
         raise ConfigError(f"--model: unknown model {model!r}; choices: {list(MODELS)}")
     if not labels:
@@ -154,51 +276,47 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
     if missing:
         raise ConfigError(f"--labels: {train_files[0]} has no field(s) {missing}; "
                           f"fields: {sorted(fields)}")
+    _check_overrides(fields, labels, dense_columns, id_columns, train_files[0])
     for record, (path, index) in zip(records, origins):
         for label in labels:
             check_label(path, index, label, record[label])
     dim = 16 if model == "dcnv2" else 30
-    tables, ids, dense, notes = [], [], [], []
+    tables, ids, dense, notes, columns = [], [], [], [], []
     for name, avro_type in fields.items():
+        values = [r[name] for r in records if r[name] is not None]
         if name in labels:
             notes.append(f"{name}: {_type_name(avro_type)} -> label of task '{name}'")
+            columns.append(ColumnChoice(name, _type_name(avro_type), LABEL, "--labels",
+                                        len(set(values))))
             continue
         base, nullable = _base_type(avro_type)
-        values = [r[name] for r in records if r[name] is not None]
-        null_note = " (nullable: null -> default)" if nullable else ""
-        if base in ("string", "int", "long") or (isinstance(base, dict) and base.get("type") == "enum"):
-            cardinality = estimate_cardinality(values, total)
-            tables.append(_table_for(name, cardinality, dim))
-            ids.append({"name": name, "table": name, "kind": "id",
-                        "dtype": "string" if base in ("string",) or isinstance(base, dict) else "int64"})
-            notes.append(f"{name}: {_type_name(base)}{null_note}, {len(set(values))} distinct in "
-                         f"{len(records)} sampled records (~{cardinality} estimated in ~{total}) "
-                         "-> hashed id embedding")
-        elif base in ("float", "double", "boolean"):
-            dense.append({"name": name, "size": 1, "transform": "signed_log1p"})
-            notes.append(f"{name}: {base}{null_note} -> dense feature (signed log1p, standardised)")
-        elif isinstance(base, dict) and base.get("type") == "array":
-            items, _ = _base_type(base["items"])
-            lengths = {len(v) for v in values}
-            if items in ("string", "int", "long"):
-                flat = [x for v in values for x in v]
-                cardinality = estimate_cardinality(flat, round(total * len(flat) / max(1, len(values))))
-                longest = max(lengths | {1})
-                tables.append(_table_for(name, cardinality, dim))
-                ids.append({"name": name, "table": name, "kind": "id_list",
-                            "dtype": "string" if items == "string" else "int64",
-                            "max_length": min(longest, 100)})
-                notes.append(f"{name}: {_type_name(base)}{null_note}, ~{cardinality} distinct ids, "
-                             f"up to {longest} per record -> pooled id list (mean)")
-            elif items in ("float", "double") and len(lengths) == 1:
-                size = lengths.pop()
-                dense.append({"name": name, "size": size, "transform": "signed_log1p"})
-                notes.append(f"{name}: {_type_name(base)} of fixed length {size} -> dense vector")
-            else:
-                notes.append(f"{name}: {_type_name(base)} -> left out (no fixed length / "
-                             "unsupported item type)")
+        kind, reason = _scalar_kind(name, base, values, dense_columns, id_columns)
+        if kind == ID:
+            table, feature, note, choice = _id_feature(name, base, nullable, values, total, dim,
+                                                       reason, len(records))
+            tables.append(table)
+            ids.append(feature)
+        elif kind == DENSE:
+            feature = {"name": name, "size": 1, "transform": "signed_log1p"}
+            dense.append(feature)
+            null_note = " (nullable: null -> default)" if nullable else ""
+            counted = (f", {len(set(values))} distinct in {len(records)} sampled records "
+                       f"({reason})" if base in ("int", "long") else "")
+            note = (f"{name}: {base}{null_note}{counted} -> dense feature (signed log1p, "
+                    "standardised)")
+            choice = ColumnChoice(name, _shown_type(base, nullable), DENSE, reason,
+                                  len(set(values)))
         else:
-            notes.append(f"{name}: {_type_name(base)} -> left out (unsupported type)")
+            table, feature, note, choice = _other_feature(name, base, nullable, values, total,
+                                                          dim)
+            if table is not None:
+                tables.append(table)
+            if choice.kind == ID_LIST:
+                ids.append(feature)
+            elif choice.kind == DENSE_VECTOR:
+                dense.append(feature)
+        notes.append(note)
+        columns.append(choice)
     if not ids and not dense:
         raise ConfigError(f"{train_files[0]}: no usable feature besides the labels")
     tasks = [{"name": label, "label": label, "group": label if model != "dcnv2" else "main"}
@@ -213,7 +331,16 @@ def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[
     if model == "dcnv2":
         config["training"] = _dcnv2_training(bool(valid))
     ExperimentConfig.from_dict(config)   # validates before anything is written
-    return config, notes
+    return Proposal(config, notes, columns, model)
+
+
+def propose_config(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = (),
+                   test: Sequence[str] = (), model: str = "dcnv2",
+                   dense_columns: Sequence[str] = (),
+                   id_columns: Sequence[str] = ()) -> tuple[dict, list[str]]:
+    """The config mapping and one comment line per field explaining the choice made."""
+    proposal = propose(train, labels, valid, test, model, dense_columns, id_columns)
+    return proposal.config, proposal.notes
 
 
 # The dcnv2 training recipe (measured with benchmarks/own_data.py on MovieLens-100K, both
@@ -283,24 +410,40 @@ def _model_defaults(model: str) -> dict:
     return {"name": model}
 
 
-def init_config(train: Sequence[str], labels: Sequence[str], output: str | Path,
-                valid: Sequence[str] = (), test: Sequence[str] = (), model: str = "dcnv2",
-                overwrite: bool = False) -> Path:
-    """Writes the proposed config (YAML with comments, or JSON) to ``output``."""
+def check_output(output: str | Path, overwrite: bool) -> Path:
+    """``output`` as a Path; an existing file is an error unless ``overwrite``."""
     output = Path(output)
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    config, notes = propose_config(train, labels, valid, test, model)
+    return output
+
+
+def write_config(proposal: Proposal, output: str | Path, overwrite: bool = False) -> Path:
+    """Writes ``proposal``'s config to ``output``: YAML with the field choices as header
+    comments, or JSON (by suffix)."""
+    output = check_output(output, overwrite)
+    config = proposal.config
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".json":
         import json
         output.write_text(json.dumps(config, indent=2) + "\n")
         return output
     header = ["# lirank-tf experiment config written by `lirank-tf init-config`.",
-              f"# model: {model}. Edit freely; `lirank-tf train --config {output.name} "
-              "--output-dir DIR` trains it.", "#", "# How each field of the Avro schema was mapped:"]
-    header += [f"#   {note}" for note in notes]
+              f"# model: {proposal.model}. Edit freely; `lirank-tf train --config {output.name} "
+              "--output-dir DIR` trains it.", "#",
+              "# How each field of the Avro schema was mapped:"]
+    header += [f"#   {note}" for note in proposal.notes]
     header += recipe_notes(config)
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100)
     output.write_text("\n".join(header) + "\n\n" + body)
     return output
+
+
+def init_config(train: Sequence[str], labels: Sequence[str], output: str | Path,
+                valid: Sequence[str] = (), test: Sequence[str] = (), model: str = "dcnv2",
+                overwrite: bool = False, dense_columns: Sequence[str] = (),
+                id_columns: Sequence[str] = ()) -> Path:
+    """Writes the proposed config (YAML with comments, or JSON) to ``output``."""
+    check_output(output, overwrite)
+    proposal = propose(train, labels, valid, test, model, dense_columns, id_columns)
+    return write_config(proposal, output, overwrite)

@@ -14,25 +14,37 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import keras
+import numpy as np
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.config.overrides import override_config
-from lirank_tf.explore.hook import PosteriorHook
+from lirank_tf.data.avro_file import read_records
+from lirank_tf.data.files import expand_globs
+from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
+from lirank_tf.evaluation.report import write_run_report
+from lirank_tf.explore import ThompsonSampling
+from lirank_tf.explore.hook import PosteriorHook
+from lirank_tf.explore.run_posterior import (has_posterior, load_run_explorer, posterior_dir,
+                                             update_run_posterior)
 from lirank_tf.incremental import IncrementalTrainResult
 from lirank_tf.incremental import train_incremental as _train_incremental
+from lirank_tf.layers.quantized import check_quantize, quantize_embedding_tables
+from lirank_tf.serving import export_serving_model
 from lirank_tf.training.atomic import publish_directory, recover_publish
 from lirank_tf.training.lock import DirectoryLock
-from lirank_tf.data.files import expand_globs
 from lirank_tf.training.run import check_finished_run, load_run  # noqa: F401 (public here too)
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.training.trainer import TrainResult
 from lirank_tf.training.trainer import train as _train
 from lirank_tf.transform import TransformationModel
+from lirank_tf.transform.records import record_probabilities
+from lirank_tf.wide import RootObjectEffects, root_object_adjuster, update_root_object_table
 
 def training_hooks() -> list:
     """What every `train` adds to its run: the Neural-Linear posterior (LiRank §3.8) when the
@@ -45,10 +57,14 @@ def load_config(config: str | Path | ExperimentConfig) -> ExperimentConfig:
 
 
 def train(config: str | Path | ExperimentConfig, output_dir: str | Path, *,
-          overwrite: bool = False) -> TrainResult:
+          overwrite: bool = False,
+          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
     """Trains the config into ``output_dir`` (resuming an interrupted run of the same config),
-    with every `training_hooks` (the explore posterior of a config that enables it)."""
-    return _train(load_config(config), output_dir, overwrite=overwrite, hooks=training_hooks())
+    with every `training_hooks` (the explore posterior of a config that enables it).
+    ``extra_callbacks`` join ``model.fit``'s after the run's own (they see each epoch's logs
+    once the run has recorded it; ``lirank-tf tune`` prunes trials with one)."""
+    return _train(load_config(config), output_dir, overwrite=overwrite, hooks=training_hooks(),
+                  extra_callbacks=list(extra_callbacks))
 
 
 def train_incremental(config: str | Path | ExperimentConfig, output_dir: str | Path,
@@ -75,7 +91,8 @@ def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
                  verbose: bool = True,
                  replay_top_n: int | None = None,
                  overrides: Sequence[str] = ()) -> dict[str, dict[str, float]]:
-    """Writes ``DIR/eval/metrics.json``, ``calibration.png`` and ``training_curves.png``;
+    """Writes ``DIR/eval/metrics.json``, ``calibration.png``, ``training_curves.png`` and
+    ``report.html`` (`lirank_tf.evaluation.report`, the page to open in a browser);
     evaluates on ``data`` globs or, by default, the config's test files.
 
     ``replay_top_n`` (int >= 0 or None): the data's sessions were logged with their top N
@@ -96,10 +113,12 @@ def evaluate_run(run_dir: str | Path, data: Sequence[str] | None = None,
     results = evaluate(model, transform, config, files, plot_dir=run.eval_dir, history=history,
                        replay_top_n=replay_top_n)
     write_metrics(results, run.eval_dir / "metrics.json")
+    report = write_run_report(run_dir, results, config, files)
     if verbose:
         print(format_table(results))
         print(f"wrote {run.eval_dir / 'metrics.json'}, {run.eval_dir / 'calibration.png'}"
-              + (f", {run.eval_dir / 'training_curves.png'}" if history else ""))
+              + (f", {run.eval_dir / 'training_curves.png'}" if history else "")
+              + f", {report}")
     return results
 
 
@@ -107,9 +126,6 @@ def explore_run(run_dir: str | Path, previous_run_dir: str | Path | None = None)
     """(Re)computes the Neural-Linear posterior of a finished run (LiRank §3.8) with its
     config's ``explore`` settings, carried over from ``previous_run_dir``'s posterior when
     given; returns (the `NeuralLinear`, the directory it was written to)."""
-    from lirank_tf.explore.run_posterior import (has_posterior, posterior_dir,
-                                                 update_run_posterior)
-
     config, transform, model = load_run(run_dir)
     if previous_run_dir is not None:
         check_finished_run(previous_run_dir, "--previous")
@@ -139,12 +155,6 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     applied to the run's config for this export (e.g. ``export.quantize=int8``,
     ``explore.exploration_scale=0.5``). The export holds its resolved config in
     ``assets.extra/lirank_config.yaml``."""
-    from lirank_tf.explore.export import export_explore_model
-    from lirank_tf.explore.run_posterior import load_run_explorer
-    from lirank_tf.serving import export_serving_model
-    from lirank_tf.serving.quantize import check_quantize, quantize_embedding_tables
-    from lirank_tf.wide import export_with_root_object_table
-
     config, transform, model = load_run(run_dir)
     config = override_config(config, overrides)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
@@ -156,19 +166,12 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
         effects = _load_root_objects(root_object_table) if root_object_table else None
         quantize = check_quantize(quantize or config.export.quantize)
         served = quantize_embedding_tables(model) if quantize == "int8" else model
-        explorer = load_run_explorer(run_dir, served, config)
         partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
         try:
-            if explorer is not None:
-                export_explore_model(config, transform, explorer, partial,
-                                     exploration_scale=config.explore.exploration_scale,
-                                     effects=effects,
-                                     root_object_scale=(config.explore.root_object_scale
-                                                        if effects is not None else 0.0))
-            elif effects is not None:
-                export_with_root_object_table(config, transform, served, effects, partial)
-            else:
-                export_serving_model(config, transform, served, partial, quantize="none")
+            with tempfile.TemporaryDirectory() as scratch:
+                adjusters, extras = export_parts(run_dir, config, served, effects, scratch)
+                export_serving_model(config, transform, served, partial, quantize="none",
+                                     adjusters=adjusters, extras=extras)
             # the resolved config beside the SavedModel (TF Serving ignores assets.extra/)
             config.replace(export=config.export.replace(quantize=quantize)).save(
                 partial / "assets.extra" / "lirank_config.yaml")
@@ -179,9 +182,31 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     return target
 
 
-def _load_root_objects(table: str | Path):
-    from lirank_tf.wide import RootObjectEffects
+def export_parts(run_dir: str | Path, config: ExperimentConfig, model: keras.Model,
+                 effects: RootObjectEffects | None, scratch_dir: str | Path):
+    """(score adjusters, extra signatures) of a run's export (`lirank_tf.serving.parts`): the
+    one place that decides what an export holds beyond ``serving_default``, ``serve_examples``
+    (and ``serve_candidates``):
 
+    * root-object ``effects`` given (LiRank §3.9) -> `lirank_tf.wide.RootObjectTables` adjusts
+      every signature (its table written into ``scratch_dir`` until the export is saved);
+      with a posterior also drawing new root objects, ``explore.root_object_scale``;
+    * the run has a Neural-Linear posterior (``lirank-tf explore``, LiRank §3.8) ->
+      ``serve_explore`` (`lirank_tf.explore.ThompsonSampling`, ``explore.exploration_scale``)
+      on ``model`` (the served model, int8 or not).
+    """
+    explorer = load_run_explorer(run_dir, model, config)
+    adjusters = []
+    if effects is not None:
+        new_ids = config.explore.root_object_scale if explorer is not None else 0.0
+        adjusters.append(root_object_adjuster(config, effects, scratch_dir, new_ids))
+    extras = []
+    if explorer is not None:
+        extras.append(ThompsonSampling(explorer, config.explore.exploration_scale))
+    return adjusters, extras
+
+
+def _load_root_objects(table: str | Path):
     if not Path(table).exists() or not Path(f"{table}.json").exists():
         raise FileNotFoundError(f"no root-object table at {table} (and its {Path(table).name}"
                                 ".json): write one with `lirank-tf root-objects fit`")
@@ -201,13 +226,6 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
     given), ``root_object_field`` the
     candidate field of its history (``features.history.candidate_field``); a run without a
     history needs ``root_object_field``."""
-    import numpy as np
-
-    from lirank_tf.data.avro_file import read_records
-    from lirank_tf.data.raw_features import raw_fields
-    from lirank_tf.serving.request import record_probabilities
-    from lirank_tf.wide import RootObjectEffects
-
     output = Path(output)
     if (output.exists() or Path(f"{output}.json").exists()) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
@@ -254,8 +272,6 @@ def fit_root_objects(run_dir: str | Path, data: Sequence[str], output: str | Pat
 
 def update_root_objects(export_dir: str | Path, table: str | Path) -> Path:
     """Replaces the root-object table of an export in place (the global model untouched)."""
-    from lirank_tf.wide import update_root_object_table
-
     effects = _load_root_objects(table)
     with DirectoryLock(export_dir, "export directory"):  # not during an export into it
         return update_root_object_table(export_dir, effects)

@@ -117,4 +117,18 @@ if [ "$(cat "$STAMPS/project" 2>/dev/null)" != "$ops_key" ] || \
 else
   log "lirank-tf and its C++ ops up to date"
 fi
+
+# 5. Debian's chromium, which the test of the evaluation's report.html renders it with
+#    (headless). Optional: without root or apt-get, or when apt fails, that test is skipped.
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  log "chromium present (report.html test)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing Debian's chromium (headless rendering of report.html in the tests)"
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; }
+  if ! apt_install && ! { apt-get update -q >/dev/null 2>&1 && apt_install; }; then
+    log "apt-get could not install chromium: the report.html browser test will be skipped"
+  fi
+else
+  log "chromium not installed (needs root and apt-get): the report.html browser test will be skipped"
+fi
 log "ready: $VENV"

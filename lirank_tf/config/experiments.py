@@ -12,6 +12,10 @@ from typing import Any, Callable
 from lirank_tf.config.base import ConfigError, deep_merge
 from lirank_tf.config.schema import ExperimentConfig
 
+# The models `lirank-tf init-config --model` writes a config for (here, free of TensorFlow, so
+# that the command line lists them without importing it).
+INIT_CONFIG_MODELS = ("dcnv2", "feed", "ads", "jobs")
+
 FEED_TASKS = [
     # click tower (LiRank §3.1): click and long dwell
     {"name": "click", "label": "click", "group": "click", "score_weight": 1.0},

@@ -1,4 +1,7 @@
-"""Turns a plain functional Keras model into its model-parallel twin ("4D model parallelism").
+"""Turns a plain functional Keras model into its model-parallel twin: the embedding tables
+sharded over the workers (table-wise or row-wise), everything else data-parallel. The paper
+calls its version "4D model parallelism" (LiRank §4.1); what is built here has these two
+dimensions.
 
     sharded = shard_model(model)                      # every worker, same plain model
     sharded = DistributedModel(sharded); sharded.compile(...); sharded.fit(...)

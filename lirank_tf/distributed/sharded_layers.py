@@ -117,7 +117,8 @@ class ShardedEmbedding(ShardedTables, keras.layers.Layer):
         >>> tuple(layer(tf.constant([[1, 2, 3]])).shape)
         (1, 3, 4)
 
-    References: LiRank §4.1, §A.4 and Fig. 7 (4D model parallelism).
+    References: LiRank §4.1, §A.4 and Fig. 7 (the paper's "4D model parallelism"; here
+    embedding sharding beside data parallelism).
     """
 
     def __init__(self, input_dim: int, output_dim: int, sharding_plan: ShardingPlan | Mapping,

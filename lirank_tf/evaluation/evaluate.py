@@ -70,6 +70,7 @@ def evaluate(model: keras.Model, transform: TransformationModel, config: Experim
         raise ValueError(f"a task named {REPLAY_KEY!r} would clash with the replay metrics entry")
     predictions, labels = predict_files(model, transform, config, files)
     if plot_dir is not None:
+        # imports matplotlib, which an evaluation without plots never needs
         from lirank_tf.evaluation.plots import plot_calibration, plot_training_curves
         plot_calibration(labels, predictions, Path(plot_dir) / "calibration.png")
         if history:

@@ -39,7 +39,7 @@ import numpy as np
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data import avro_file
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.serving.request import record_probabilities
+from lirank_tf.transform.records import record_probabilities
 from lirank_tf.transform import TransformationModel
 
 CONTRIBUTION_TASKS = ("like", "comment", "share", "vote")

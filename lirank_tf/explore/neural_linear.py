@@ -42,10 +42,10 @@ def _node_of(model: keras.Model, layer: keras.layers.Layer):
     """The call of ``layer`` inside ``model``'s graph.
 
     A layer shared by two functional models (e.g. the int8 copy of a model made by
-    `lirank_tf.serving.quantize`, which shares every layer but the tables) has one inbound node
-    per model, and ``layer.input`` / ``layer.output`` name the first one. Keras 3 has no public
-    way to ask for the node of a given model, so this reads the model's private node map (the
-    only private Keras API of this package)."""
+    `lirank_tf.layers.quantized.quantize_embedding_tables`, which shares every layer but the
+    tables) has one inbound node per model, and ``layer.input`` / ``layer.output`` name the
+    first one. Keras 3 has no public way to ask for the node of a given model, so this reads the
+    model's private node map (the only private Keras API of this package)."""
     nodes = [node for depth in model._nodes_by_depth.values() for node in depth
              if node.operation is layer]
     if len(nodes) != 1:

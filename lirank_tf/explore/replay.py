@@ -35,7 +35,7 @@ import numpy as np
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore.neural_linear import NeuralLinear
-from lirank_tf.serving.request import model_inputs
+from lirank_tf.transform.records import model_inputs
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import batches_of
 from lirank_tf.transform import TransformationModel

@@ -1,5 +1,5 @@
 """Importers: CSV / TSV, Parquet and libFM / libFFM files -> Avro files that ``lirank-tf
-init-config`` maps on its own (``lirank-tf import``). MovieLens: `lirank_tf.data.public`."""
+init-config`` maps on its own (``lirank-tf import``). MovieLens: `lirank_tf.sim`."""
 
 from __future__ import annotations
 

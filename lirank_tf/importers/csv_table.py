@@ -1,7 +1,8 @@
 """CSV / TSV files -> Avro records: the columns' types are inferred over every row (a first
 pass), so the second pass that writes cannot meet a cell of another type.
 
-Per column: integers -> ``long`` (a categorical id for ``init-config``), numbers -> ``double``
+Per column: integers -> ``long`` (``init-config`` makes it an id or,
+when it reads as a quantity, dense), numbers -> ``double``
 (dense), anything else -> ``string``; a column with empty cells -> ``["null", T]``. Overrides:
 ``dense_columns`` (written as ``double``), ``string_columns`` (``string``, e.g. zip codes with
 leading zeros), ``list_columns`` (cells split on ``list_separator`` into an id list;

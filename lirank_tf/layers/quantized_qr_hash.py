@@ -1,104 +1,13 @@
-"""QR hash embedding served from middle-max int8 tables (post-training quantization)."""
+"""Deprecated home of ``QuantizedQRHashEmbedding`` (kept for one release): import from
+`lirank_tf.layers.quantized`, where every int8 piece of LiRank §3.13 now lives."""
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+import warnings
 
-from lirank_tf.layers.qr_hash import QRHashEmbedding, qr_hash_indices
-from lirank_tf.layers.quantization import dequantized_gather, quantize_table
+from lirank_tf.layers.quantized.qr_hash import QuantizedQRHashEmbedding
 
+warnings.warn("lirank_tf.layers.quantized_qr_hash is deprecated: import from lirank_tf.layers.quantized",
+              DeprecationWarning, stacklevel=2)
 
-@keras.saving.register_keras_serializable(package="lirank_tf")
-class QuantizedQRHashEmbedding(QRHashEmbedding):
-    """``QRHashEmbedding`` whose quotient and remainder tables are middle-max int8.
-
-    Same hashing, QR indices, aggregation, padding, pooling and outputs as
-    ``QRHashEmbedding`` (same constructor arguments and config); every table ``T`` is
-    stored as int8 ``values`` with per-row float32 ``middle`` and ``scale`` and each
-    looked-up row is dequantised with stock ops::
-
-        T[i] ~= middle[i] + float(values[i, :]) * scale[i]      (see quantize_table)
-
-    The weights are not trainable: build the layer from a trained one with
-    ``from_layer`` (or fill a built one with ``set_tables_from``). Each element of a
-    looked-up row is off by at most ``scale / 2`` per table, so a sum over the 4 tables
-    by at most the sum of the 4 rows' ``scale / 2``.
-
-    Args:
-        Those of ``QRHashEmbedding`` (``embeddings_initializer`` is unused).
-
-    Example:
-        >>> float_layer = QRHashEmbedding(4, num_quotient_buckets=100, num_remainder_buckets=10)
-        >>> ids = tf.constant(["member:1", "member:2"])
-        >>> expected = float_layer(ids)  # builds the float tables (uniform in +-0.05)
-        >>> quantized = QuantizedQRHashEmbedding.from_layer(float_layer)
-        >>> bool(tf.reduce_max(tf.abs(quantized(ids) - expected)) <= 4 * 0.1 / 255 / 2)
-        True
-
-    References: LiRank §3.12 and §A.7 (QR tables), §3.13 (middle-max int8 quantization,
-    served with native TF operations).
-    """
-
-    def build(self, input_shape=None) -> None:
-        halves = ("low", "high") if self.use_both_halves else ("low",)
-        rows = {"quotient": self.num_quotient_buckets, "remainder": self.num_remainder_buckets}
-        self.table_names = [f"{kind}_table_{half}" for half in halves
-                            for kind in ("quotient", "remainder")]
-        self.table_values, self.table_middles, self.table_scales = [], [], []
-        for name in self.table_names:
-            count = rows[name.split("_")[0]]
-            self.table_values.append(self.add_weight(
-                name=f"{name}_values", shape=(count, self.embedding_dim), dtype="int8",
-                initializer="zeros", trainable=False))
-            self.table_middles.append(self.add_weight(
-                name=f"{name}_middle", shape=(count,), initializer="zeros", trainable=False))
-            self.table_scales.append(self.add_weight(
-                name=f"{name}_scale", shape=(count,), initializer="zeros", trainable=False))
-
-    def embed_hashes(self, hashes: tf.Tensor) -> tf.Tensor:
-        quotient_indices, remainder_indices = qr_hash_indices(
-            hashes, self.num_quotient_buckets, self.num_remainder_buckets)
-        embeddings = None
-        for table, name in enumerate(self.table_names):
-            half = table // 2
-            indices = (quotient_indices if name.startswith("quotient")
-                       else remainder_indices)[..., half]
-            vector = dequantized_gather(self.table_values[table], self.table_middles[table],
-                                        self.table_scales[table], indices, self.compute_dtype)
-            if embeddings is None:
-                embeddings = vector
-            elif self.aggregation == "sum":
-                embeddings = embeddings + vector
-            else:
-                embeddings = embeddings * vector
-        return embeddings
-
-    def set_tables_from(self, layer: QRHashEmbedding) -> None:
-        """Quantizes the float tables of a built ``QRHashEmbedding`` of the same config."""
-        if not isinstance(layer, QRHashEmbedding) or isinstance(layer, QuantizedQRHashEmbedding) \
-                or not layer.built:
-            raise ValueError(f"layer must be a built, float QRHashEmbedding, got {layer!r}")
-        if not self.built:
-            self.build()
-        tables = {weight.path.split("/")[-1]: weight for weight in layer.weights}
-        if sorted(tables) != sorted(self.table_names):
-            raise ValueError(f"layer has tables {sorted(tables)}, expected "
-                             f"{sorted(self.table_names)} (different use_both_halves?)")
-        for table, name in enumerate(self.table_names):
-            values, middle, scale = quantize_table(keras.ops.convert_to_numpy(tables[name]))
-            if values.shape != tuple(self.table_values[table].shape):
-                raise ValueError(f"table {name} has shape {values.shape}, expected "
-                                 f"{tuple(self.table_values[table].shape)}")
-            self.table_values[table].assign(values)
-            self.table_middles[table].assign(middle)
-            self.table_scales[table].assign(scale)
-
-    @classmethod
-    def from_layer(cls, layer: QRHashEmbedding) -> "QuantizedQRHashEmbedding":
-        """The quantized twin of a built float ``QRHashEmbedding`` (same name and config)."""
-        if not isinstance(layer, QRHashEmbedding) or not layer.built:
-            raise ValueError(f"layer must be a built QRHashEmbedding, got {layer!r}")
-        quantized = cls.from_config(layer.get_config())
-        quantized.set_tables_from(layer)
-        return quantized
+__all__ = ["QuantizedQRHashEmbedding"]

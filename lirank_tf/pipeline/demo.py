@@ -13,10 +13,11 @@ from lirank_tf.config import get_experiment
 from lirank_tf.config.overrides import override_config
 from lirank_tf.data.avro_file import read_records
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
+from lirank_tf.evaluation.report import write_run_report
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.training.trainer import train
 
 
@@ -27,7 +28,7 @@ class DemoOptions:
     impressions_per_day: int = 12_000
     seed: int = 0
     epochs: int = 2
-    batch_size: int = 512
+    batch_size: int | None = None     # None: the Feed experiment's training.batch_size
     num_scored_examples: int = 5
     verbose: int = 1
     # the test day's sessions are logged with their top N positions shuffled (the training days
@@ -54,8 +55,8 @@ def run_demo(options: DemoOptions) -> dict:
         randomize_top_n=options.replay_top_n, randomize_days="test"))
     config = get_experiment("feed", {
         "data": {"train": manifest["train"], "valid": manifest["valid"], "test": manifest["test"]},
-        "training": {"epochs": options.epochs, "batch_size": options.batch_size,
-                     "seed": options.seed, "verbose": options.verbose},
+        "training": {"epochs": options.epochs, "seed": options.seed, "verbose": options.verbose,
+                     **({"batch_size": options.batch_size} if options.batch_size else {})},
     })
     config = override_config(config, options.overrides)
     print(f"[demo] 2/5 training the Feed model ({len(manifest['train'])} train days, "
@@ -67,6 +68,7 @@ def run_demo(options: DemoOptions) -> dict:
                        plot_dir=result.run.eval_dir, history=result.history,
                        replay_top_n=options.replay_top_n)
     metrics_path = write_metrics(metrics, result.run.eval_dir / "metrics.json")
+    report_path = write_run_report(run_dir, metrics, config, manifest["test"])
     print(format_table(metrics))
 
     print("[demo] 4/5 exporting the serving SavedModel (transformation + ranking model)", flush=True)
@@ -84,6 +86,8 @@ def run_demo(options: DemoOptions) -> dict:
           f"  data:     {data_dir}\n  run:      {run_dir}\n  metrics:  {metrics_path}\n"
           f"  plots:    {result.run.eval_dir / 'calibration.png'}, "
           f"{result.run.eval_dir / 'training_curves.png'}\n"
+          f"  report:   {report_path} (open it in a browser)\n"
           f"  export:   {export_dir}", flush=True)
-    return {"metrics": metrics, "metrics_path": str(metrics_path), "export_dir": str(export_dir),
+    return {"metrics": metrics, "metrics_path": str(metrics_path), "report_path": str(report_path),
+            "export_dir": str(export_dir),
             "run_dir": str(run_dir), "scores": {k: np.asarray(v).tolist() for k, v in scores.items()}}

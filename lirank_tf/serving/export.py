@@ -41,7 +41,7 @@ of 1 and 100 real rows to every signature, see ``lirank_tf.serving.warmup``), wh
 ``lirank_tf.serving.load_export`` replays in Python.
 
 ``quantize="int8"`` exports the embedding tables as middle-max int8 rows (LiRank §3.13,
-``lirank_tf.serving.quantize``), dequantised at lookup with stock ops.
+``lirank_tf.layers.quantized``), dequantised at lookup with stock ops.
 """
 
 from __future__ import annotations
@@ -54,9 +54,11 @@ import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import RawField, raw_fields
+from lirank_tf.layers.quantized import check_quantize, quantize_embedding_tables
+from lirank_tf.serving.parts import (CANDIDATES_SIGNATURE, ExtraSignature, ScoreAdjuster,
+                                     base_signatures, check_part_names)
 from lirank_tf.serving.amortized import (broadcast_to_candidates, has_amortized_history,
                                          member_candidates_checks)
-from lirank_tf.serving.quantize import check_quantize, quantize_embedding_tables
 from lirank_tf.serving.validation import (after_checks, check_shapes, history_checks,
                                           same_rows_checks)
 from lirank_tf.serving.warmup import write_warmup_requests
@@ -111,9 +113,21 @@ class Untracked:
 
 class ServingModule(tf.Module):
     """The stitched serving graph: request checks -> transformation model -> ranking model
-    -> score."""
+    -> score -> every score adjuster; plus the extra signatures given.
 
-    def __init__(self, config: ExperimentConfig, transform: TransformationModel, model: keras.Model) -> None:
+    Args:
+        config: the experiment config of ``transform`` and ``model``.
+        transform: the fitted transformation model.
+        model: the trained ranking model.
+        adjusters: `lirank_tf.serving.parts.ScoreAdjuster`s applied, in order, to the outputs
+            of every signature (e.g. the root-object effects of `lirank_tf.wide`).
+        extras: `lirank_tf.serving.parts.ExtraSignature`s, one signature each (e.g.
+            ``serve_explore`` of `lirank_tf.explore`).
+    """
+
+    def __init__(self, config: ExperimentConfig, transform: TransformationModel,
+                 model: keras.Model, *, adjusters: Sequence[ScoreAdjuster] = (),
+                 extras: Sequence[ExtraSignature] = ()) -> None:
         super().__init__(name="lirank_serving")
         self.config = config
         self.transform = transform
@@ -134,6 +148,14 @@ class ServingModule(tf.Module):
         if history is not None and has_amortized_history(model):
             self.serve_candidates = tf.function(self._serve_candidates,
                                                 input_signature=[self._specs])
+        # tracked (their tables, assets and variables are saved with the module)
+        self.adjusters = list(adjusters)
+        self.extras = list(extras)
+        check_part_names(base_signatures(self.serve_candidates is not None), self.extras)
+        self._extra_functions = Untracked({
+            extra.name: tf.function(self._extra_serve(extra),
+                                    input_signature=[extra.input_signature(self._specs)])
+            for extra in self.extras})
 
     @property
     def model(self) -> keras.Model:
@@ -145,8 +167,33 @@ class ServingModule(tf.Module):
         itself: a trace made before saving is not reused inside the save context)."""
         signatures = {"serving_default": self.serve, "serve_examples": self.serve_examples}
         if self.serve_candidates is not None:
-            signatures["serve_candidates"] = self.serve_candidates
+            signatures[CANDIDATES_SIGNATURE] = self.serve_candidates
+        signatures.update(self._extra_functions.value)
         return signatures
+
+    def write_assets(self, export_dir: str | Path) -> None:
+        """Lets every part write its files beside the saved SavedModel ``export_dir``."""
+        for part in self.adjusters + self.extras:
+            part.write_assets(Path(export_dir))
+
+    def checked(self, raw: dict) -> dict:
+        """``raw`` (dense raw features, as ``serving_default`` takes them) after the request
+        checks: shapes, the same rows in every feature, aligned history fields."""
+        raw = check_shapes(raw, self._specs)
+        checks = same_rows_checks(raw, self._row_reference, sorted(raw)) + self._history_checks(raw)
+        return after_checks(raw, checks)
+
+    def adjust(self, results: dict[str, tf.Tensor], raw: dict,
+               seed: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """``results`` through every score adjuster, in order."""
+        for adjuster in self.adjusters:
+            results = adjuster.adjust(results, raw, seed)
+        return results
+
+    def _extra_serve(self, extra: ExtraSignature):
+        def serve(request: dict) -> dict[str, tf.Tensor]:
+            return extra.serve(self, request)
+        return serve
 
     def _history_checks(self, raw: dict) -> list:
         history = self.config.features.history
@@ -156,12 +203,10 @@ class ServingModule(tf.Module):
         outputs = self.model(self.transform(raw), training=False)
         results = {name: tf.reshape(tf.cast(outputs[name], tf.float32), [-1]) for name in self._weights}
         results["score"] = tf.add_n([weight * results[name] for name, weight in self._weights.items()])
-        return results
+        return self.adjust(results, raw)
 
     def _serve(self, raw: dict) -> dict[str, tf.Tensor]:
-        raw = check_shapes(raw, self._specs)
-        checks = same_rows_checks(raw, self._row_reference, sorted(raw)) + self._history_checks(raw)
-        return self._score(after_checks(raw, checks))
+        return self._score(self.checked(raw))
 
     def _serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, example_parse_spec(self.fields))
@@ -178,8 +223,11 @@ def export_serving_model(config: ExperimentConfig, transform: TransformationMode
                          model: keras.Model, export_dir: str | Path, *,
                          quantize: str | None = None,
                          row_params_dtype: str = "float16",
-                         warmup_records: Sequence[dict] | None = None) -> Path:
-    """Writes the SavedModel with the signatures of this module's docstring.
+                         warmup_records: Sequence[dict] | None = None,
+                         adjusters: Sequence[ScoreAdjuster] = (),
+                         extras: Sequence[ExtraSignature] = ()) -> Path:
+    """Writes the SavedModel with the signatures of this module's docstring, the score
+    ``adjusters`` and the ``extras`` signatures (`lirank_tf.serving.parts`).
 
     Args:
         config: the experiment config of ``transform`` and ``model``.
@@ -188,9 +236,12 @@ def export_serving_model(config: ExperimentConfig, transform: TransformationMode
         export_dir: where to write the SavedModel.
         quantize: "none" or "int8"; None (default) means ``config.export.quantize``.
         row_params_dtype: with int8, the dtype of each table row's middle and scale,
-            "float16" (default) or "float32" (see ``lirank_tf.serving.int8_tables``).
+            "float16" (default) or "float32" (see
+            ``lirank_tf.layers.quantized.tables.quantize_rows``).
         warmup_records: raw rows the warm-up requests are built from; None (default): the
             first records of ``config.data.train`` (see ``lirank_tf.serving.warmup``).
+        adjusters: score adjusters applied to every signature's outputs, in order.
+        extras: extra signatures.
 
     Returns:
         ``export_dir`` as a Path.
@@ -199,7 +250,14 @@ def export_serving_model(config: ExperimentConfig, transform: TransformationMode
     quantize = check_quantize(config.export.quantize if quantize is None else quantize)
     if quantize == "int8":
         model = quantize_embedding_tables(model, row_params_dtype)
-    module = ServingModule(config, transform, model)
+    module = ServingModule(config, transform, model, adjusters=adjusters, extras=extras)
     tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
+    module.write_assets(export_dir)
     write_warmup_requests(export_dir, config, warmup_records)
     return export_dir
+
+
+def saved_model_variables_bytes(export_dir: str | Path) -> int:
+    """Size on disk of the SavedModel's ``variables/`` directory."""
+    return sum(path.stat().st_size for path in (Path(export_dir) / "variables").rglob("*")
+               if path.is_file())

@@ -32,8 +32,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.avro_file import read_records
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.serving.request import (records_to_candidates_request, records_to_examples,
-                                       records_to_request)
+from lirank_tf.data.records import (records_to_candidates_request, records_to_examples,
+                                    records_to_request)
 
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 WARMUP_BATCH_SIZES = (1, 100)

@@ -32,6 +32,7 @@ def raw_dataset(config: ExperimentConfig, files: Sequence[str], *, shuffle: bool
     shuffle_batches = shuffle and bool(config.model.setwise_group)
     shuffle_records = shuffle and not shuffle_batches
     if config.data.reader == "avro_op":
+        # loads the C++ op library, which a fastavro run never needs
         from lirank_tf.data.avro_pipeline import avro_op_dataset
         dataset = avro_op_dataset(files, fields, labels, batch_size, shuffle=shuffle_records,
                                   shuffle_buffer_size=config.data.shuffle_buffer_size, seed=seed)

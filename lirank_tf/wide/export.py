@@ -1,6 +1,7 @@
 """The global model served with the root-object table, updatable without re-export (§3.9).
 
-The SavedModel of `lirank_tf.serving.ServingModule` is extended: every signature looks the raw
+`RootObjectTables` is a score adjuster of the export (`lirank_tf.serving.parts`): every
+signature of `lirank_tf.serving.ServingModule` looks the raw
 root-object id up in a `tf.lookup.StaticHashTable` initialised from the asset
 ``assets/root_object_effects.tsv`` and returns, for the RO tasks,
 ``sigmoid(logit(p_global) + b_id)`` (b = 0 for ids not in the table) and the score recomputed
@@ -23,8 +24,8 @@ import keras
 import tensorflow as tf
 
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.serving.export import ServingModule
-from lirank_tf.serving.warmup import write_warmup_requests
+from lirank_tf.data.raw_features import raw_fields
+from lirank_tf.serving.export import Untracked, export_serving_model
 from lirank_tf.transform import TransformationModel
 from lirank_tf.wide.root_object import RootObjectEffects
 
@@ -57,6 +58,8 @@ class RootObjectTables(tf.Module):
             raise ValueError(f"root_object_field {root_object_field!r} is not a raw string feature "
                              f"of the config; string features: {strings}")
         self.root_object_field = root_object_field
+        self._settings = Untracked({"tasks": list(effects.tasks), "l2": float(effects.l2),
+                                    "new_id_scale": float(new_id_scale)})
         self.ro_tasks = list(effects.tasks)
         self._weights = {t.name: t.score_weight for t in config.tasks}
         self.table_asset = tf.saved_model.Asset(str(table_path))
@@ -74,6 +77,12 @@ class RootObjectTables(tf.Module):
                                               delimiter="\t"), default_value=-1)
             # the standard deviation of the effects' prior, N(0, 1 / l2): what a new id may be
             self.ro_prior_std = tf.constant(float(effects.l2) ** -0.5, tf.float32)
+
+    def write_assets(self, export_dir: Path) -> None:
+        """The settings asset that `update_root_object_table` checks a new table against (its
+        tasks; with ``new_id_scale`` > 0 also the prior precision of the new-id draws)."""
+        settings = self._settings.value
+        (Path(export_dir) / "assets" / SETTINGS_ASSET).write_text(json.dumps(settings) + "\n")
 
     def adjust(self, results: dict[str, tf.Tensor], raw: dict,
                seed: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
@@ -104,41 +113,24 @@ class RootObjectTables(tf.Module):
         return results
 
 
-class RootObjectServingModule(ServingModule):
-    """`ServingModule` whose RO-task probabilities include the root-object random effect."""
-
-    def __init__(self, config: ExperimentConfig, transform: TransformationModel,
-                 model: keras.Model, effects: RootObjectEffects, table_path: str | Path,
-                 root_object_field: str = ROOT_OBJECT_FIELD) -> None:
-        super().__init__(config, transform, model)
-        self.root_objects = RootObjectTables(config, self.fields, effects, table_path,
-                                             root_object_field)
-
-    def _score(self, raw: dict) -> dict[str, tf.Tensor]:
-        return self.root_objects.adjust(super()._score(raw), raw)
-
-
-def write_root_object_assets(export_dir: str | Path, effects: RootObjectEffects,
-                             new_id_scale: float = 0.0) -> None:
-    """The settings asset that `update_root_object_table` checks a new table against (its
-    tasks; with ``new_id_scale`` > 0 also its prior precision, which the new-id draws of
-    ``serve_explore`` were exported with)."""
-    settings = {"tasks": effects.tasks, "l2": effects.l2, "new_id_scale": float(new_id_scale)}
-    (Path(export_dir) / "assets" / SETTINGS_ASSET).write_text(json.dumps(settings) + "\n")
+def root_object_adjuster(config: ExperimentConfig, effects: RootObjectEffects,
+                         scratch_dir: str | Path, new_id_scale: float = 0.0,
+                         root_object_field: str = ROOT_OBJECT_FIELD) -> RootObjectTables:
+    """The root-object effects as a score adjuster of an export: writes the table into
+    ``scratch_dir`` (the SavedModel copies it as its asset when saved, so the directory must
+    live until then) and returns its `RootObjectTables`."""
+    table = effects.write_table(Path(scratch_dir) / TABLE_ASSET)
+    return RootObjectTables(config, raw_fields(config), effects, table, root_object_field,
+                            new_id_scale=new_id_scale)
 
 
 def export_with_root_object_table(config: ExperimentConfig, transform: TransformationModel,
                                   model: keras.Model, effects: RootObjectEffects,
                                   export_dir: str | Path) -> Path:
     """Writes the SavedModel with the RO table as the asset ``assets/root_object_effects.tsv``."""
-    export_dir = Path(export_dir)
     with tempfile.TemporaryDirectory() as scratch:
-        table = effects.write_table(Path(scratch) / TABLE_ASSET)
-        module = RootObjectServingModule(config, transform, model, effects, table)
-        tf.saved_model.save(module, str(export_dir), signatures=module.signatures())
-    write_root_object_assets(export_dir, effects)
-    write_warmup_requests(export_dir, config)
-    return export_dir
+        return export_serving_model(config, transform, model, export_dir, quantize="none",
+                                    adjusters=[root_object_adjuster(config, effects, scratch)])
 
 
 def update_root_object_table(export_dir: str | Path, effects: RootObjectEffects) -> Path:

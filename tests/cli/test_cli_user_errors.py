@@ -91,7 +91,7 @@ def _cases(root: Path) -> list[tuple[str, list, str]]:
         ("fit root objects of a missing run", ["root-objects", "fit", "--run", root / "ghost",
                                                "--data", root / "train/a.avro", "-o",
                                                root / "ro.tsv"], "ghost"),
-        ("import a missing file", ["import", root / "missing.csv", "-o", root / "imp"],
+        ("import a missing file", ["import", root / "missing.csv", "--output-dir", root / "imp"],
          "missing.csv"),
         ("demo into a used directory", ["demo", "--output-dir", root / "train"],
          "is not empty"),

@@ -8,7 +8,7 @@ import pytest
 from hvd_harness import REPO_ROOT, VENV_BIN, worker_env
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.distributed.sharded_checkpoint import latest_checkpoint
 from lirank_tf.workflow import evaluate_run
 

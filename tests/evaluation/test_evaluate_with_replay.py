@@ -12,7 +12,7 @@ import pytest
 from lirank_tf import workflow
 from lirank_tf.cli import main
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.evaluate import evaluate, format_table
 from lirank_tf.evaluation.replay import (contribution_labels, evaluate_replay, model_scores,
                                          read_records, replay_top_n_of_files)

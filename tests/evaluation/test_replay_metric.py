@@ -7,8 +7,8 @@ import pytest
 
 import lirank_tf.evaluation.replay as replay_module
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import simulate_feed
-from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig
+from lirank_tf.sim import simulate_feed
+from lirank_tf.sim.feed import FeedSimulator, FeedSimulatorConfig
 from lirank_tf.evaluation.replay import (contribution_labels, evaluate_replay, format_replay,
                                          model_scores, read_records, replay_contribution_rate)
 from lirank_tf.models import build_model

@@ -4,7 +4,7 @@ few simulated days, for the Neural-Linear tests (imported by name, see tests/con
 from __future__ import annotations
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.models import build_model
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import fit_transformation

@@ -11,7 +11,7 @@ from stock_ops_check import saved_model_op_types
 
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore import NeuralLinear, export_explore_model
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,4 @@ def test_a_negative_exploration_scale_is_rejected(exported, tmp_path):
     config, transform, explorer, *_ = exported
     with pytest.raises(ValueError, match="exploration_scale"):
         export_explore_model(config, transform, explorer, tmp_path / "bad", exploration_scale=-1.0)
-    with pytest.raises(ValueError, match="root_object_scale explores new root objects: it needs"):
-        export_explore_model(config, transform, explorer, tmp_path / "bad", root_object_scale=0.5)
     assert not (tmp_path / "bad").exists()

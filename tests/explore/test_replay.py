@@ -7,11 +7,11 @@ import tensorflow as tf
 from explore_small_feed import SMALL_MODEL
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
+from lirank_tf.sim.feed import FeedSimulator, FeedSimulatorConfig, write_day_file
 from lirank_tf.explore import NeuralLinear
 from lirank_tf.explore.replay import Exploration, ExploreExploitRanker
 from lirank_tf.models import build_model
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.training.trainer import fit_transformation, make_optimizer

@@ -15,7 +15,7 @@ from lirank_tf.config import ConfigError
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore.run_posterior import METADATA_FILE, load_run_explorer, posterior_dir
 from lirank_tf.incremental import train_incremental
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.workflow import train  # with the explore posterior hook
 from lirank_tf.workflow import load_run
@@ -81,7 +81,7 @@ def test_an_incremental_run_carries_the_previous_posterior_over(runs):
 def test_the_export_serves_thompson_draws_of_the_run_posterior(runs, quantize, capsys):
     root, manifest = runs
     target = root / f"export_{quantize}"
-    assert main(["export", "--run", str(root / "day1"), "--export-dir", str(target),
+    assert main(["export", "--run", str(root / "day1"), "--output-dir", str(target),
                  "--quantize", quantize]) == 0
     assert "serve_explore (Thompson sampling)" in capsys.readouterr().out
     loaded = tf.saved_model.load(str(target))

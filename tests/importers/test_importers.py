@@ -161,11 +161,12 @@ def test_parquet(tmp_path):
 def test_the_import_command(tmp_path, capsys):
     from lirank_tf.cli import main
     source = _write_csv(tmp_path / "rows.csv", HEADER, ROWS)
-    assert main(["import", source, "-o", str(tmp_path / "avro"), "--list-columns", "tags",
-                 "--string-columns", "zip", "--prefix", "train"]) == 0
+    assert main(["import", source, "--output-dir", str(tmp_path / "avro"),
+                 "--list-columns", "tags", "--string-columns", "zip", "--prefix", "train"]) == 0
     assert "wrote 4 rows to 1 Avro file(s)" in capsys.readouterr().out
     assert _read([tmp_path / "avro" / "train-00000.avro"])[0]["zip"] == "01234"
-    assert main(["import", source, "-o", str(tmp_path / "avro"), "--prefix", "train"]) == 2
+    assert main(["import", source, "--output-dir", str(tmp_path / "avro"),
+                 "--prefix", "train"]) == 2
     assert "already holds 1 file(s) train-*.avro" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["import", source, "-o", str(tmp_path / "x"), "--rows-per-file", "0"])
+        main(["import", source, "--output-dir", str(tmp_path / "x"), "--rows-per-file", "0"])

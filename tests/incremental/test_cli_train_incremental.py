@@ -9,7 +9,7 @@ import pytest
 
 from lirank_tf.cli import main
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.incremental import FISHER_FILE, INCREMENTAL_FILE, FisherInformation
 from lirank_tf.workflow import load_run
 from penalty_reference import initial_penalty

@@ -10,7 +10,7 @@ from incremental_tiny_model import (TASKS, build_tiny_model, dataset, fixed_weig
                                     numpy_fisher, tiny_data)
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.incremental import FisherInformation, empirical_fisher, per_example_loss_fn
 from lirank_tf.models import build_model
 from lirank_tf.training.pipeline import training_dataset

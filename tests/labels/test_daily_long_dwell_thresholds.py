@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import lirank_tf.labels.daily_thresholds as daily_thresholds_module
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
-from lirank_tf.data.synthetic.feed import THRESHOLDS_FILE
-from lirank_tf.data.synthetic.world import CONTENT_TYPES, PLATFORMS
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim.feed import THRESHOLDS_FILE
+from lirank_tf.sim.world import CONTENT_TYPES, PLATFORMS
 from lirank_tf.labels import DailyLongDwellThresholds, long_dwell_clusters
 
 

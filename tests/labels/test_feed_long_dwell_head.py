@@ -6,9 +6,9 @@ import fastavro
 import numpy as np
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
-from lirank_tf.data.synthetic.feed import THRESHOLDS_FILE
-from lirank_tf.data.synthetic.world import CONTENT_TYPES, PLATFORMS
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim.feed import THRESHOLDS_FILE
+from lirank_tf.sim.world import CONTENT_TYPES, PLATFORMS
 from lirank_tf.evaluation.evaluate import evaluate
 from lirank_tf.labels import DailyLongDwellThresholds, long_dwell_clusters
 from lirank_tf.training.pipeline import training_dataset

@@ -19,7 +19,7 @@ import tensorflow as tf
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import raw_dataset
 from lirank_tf.training.trainer import fit_transformation

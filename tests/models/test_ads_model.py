@@ -6,7 +6,7 @@ from model_test_data import (assert_export_matches_keras, first_records, layers_
                              scores, train)
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import AdsSimulatorConfig, simulate_ads
+from lirank_tf.sim import AdsSimulatorConfig, simulate_ads
 from lirank_tf.layers import CrossNetwork, GatedMLP, IsotonicCalibration, QRHashEmbedding
 from lirank_tf.models import build_model
 

@@ -7,7 +7,7 @@ from model_test_data import (assert_export_matches_keras, compile_for, first_rec
                              layers_of, prepared, scores, train)
 
 from lirank_tf.config import ConfigError, get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.layers import (AmortizedHistoryEncoder, CrossNetwork, GatedMLP, GroupedTaskHeads,
                               HardSharingHeads, IsotonicCalibration, MMoEHeads, ParallelMaskNet,
                               PLEHeads, QRHashEmbedding, ResidualDCN, SparseMoE, TransActEncoder)

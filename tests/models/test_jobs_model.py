@@ -9,7 +9,7 @@ from model_test_data import (assert_export_matches_keras, first_records, layers_
 
 from lirank_tf.config import ConfigError, get_experiment
 from lirank_tf.config.experiments import JOBS_FEATURES
-from lirank_tf.data.synthetic import JobsSimulatorConfig, simulate_jobs
+from lirank_tf.sim import JobsSimulatorConfig, simulate_jobs
 from lirank_tf.layers import CrossNetwork, QRHashEmbedding
 from lirank_tf.models import build_model
 from lirank_tf.models.routing import SelectByHash, id_hashes

@@ -11,7 +11,7 @@ from lirank_tf.config import ConfigError, get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.layers import GroupedTaskHeads, SetwiseAttention
 from lirank_tf.models import build_model
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 
 
 @pytest.fixture(scope="module")

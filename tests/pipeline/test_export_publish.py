@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-import lirank_tf.serving
+from lirank_tf import workflow
 from lirank_tf.errors import UserError
 from lirank_tf.training.trainer import train
 from lirank_tf.workflow import export_run
@@ -43,7 +43,7 @@ def test_an_export_in_progress_refuses_a_second_one(run, tmp_path):
 
 def test_a_target_appearing_during_the_export_is_never_replaced(run, tmp_path, monkeypatch):
     target = tmp_path / "export"
-    real = lirank_tf.serving.export_serving_model
+    real = workflow.export_serving_model
 
     def racing(*args, **kwargs):
         path = real(*args, **kwargs)
@@ -51,7 +51,7 @@ def test_a_target_appearing_during_the_export_is_never_replaced(run, tmp_path, m
         (target / "theirs.txt").write_text("not yours")
         return path
 
-    monkeypatch.setattr(lirank_tf.serving, "export_serving_model", racing)
+    monkeypatch.setattr(workflow, "export_serving_model", racing)
     with pytest.raises(FileExistsError, match="--overwrite"):
         export_run(run, target)
     assert _files(target) == {"theirs.txt": b"not yours"}
@@ -72,7 +72,7 @@ def test_overwrite_keeps_a_complete_export_at_the_target_at_every_moment(run, tm
         raise RuntimeError("the new export failed")
 
     with monkeypatch.context() as patch:                   # the new export fails: old one intact
-        patch.setattr(lirank_tf.serving, "export_serving_model", failing)
+        patch.setattr(workflow, "export_serving_model", failing)
         with pytest.raises(RuntimeError, match="new export failed"):
             export_run(run, target, overwrite=True)
     assert _files(target) == old and _leftovers(target) == []

@@ -17,7 +17,7 @@ from lirank_tf.layers.transact import TransActEncoder
 from lirank_tf.models import build_model
 from lirank_tf.serving.amortized import has_amortized_history, with_amortized_history
 from lirank_tf.serving.export import ServingModule
-from lirank_tf.serving.request import records_to_candidates_request, records_to_request
+from lirank_tf.data.records import records_to_candidates_request, records_to_request
 
 
 @pytest.fixture(scope="module")

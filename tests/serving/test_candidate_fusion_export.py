@@ -15,7 +15,7 @@ from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.layers import AmortizedHistoryEncoder
 from lirank_tf.models import build_model
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.request import records_to_candidates_request, records_to_request
+from lirank_tf.data.records import records_to_candidates_request, records_to_request
 from lirank_tf.tasks.ranking import MultiTask
 from lirank_tf.transform import TransformationModel
 

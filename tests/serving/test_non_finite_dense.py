@@ -17,7 +17,7 @@ from lirank_tf.config import ExperimentConfig, get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.models import build_model
 from lirank_tf.serving import ServingModule
-from lirank_tf.serving.request import records_to_examples, records_to_request
+from lirank_tf.data.records import records_to_examples, records_to_request
 from lirank_tf.transform import DenseStatistics, TransformationModel
 from lirank_tf.transform.normalization import MAX_ABS_STANDARDISED
 

@@ -17,9 +17,9 @@ from serving_test_models import build_serving_parts, keras_scores, make_records
 from lirank_tf.config import ExportConfig
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.quantize import (embedding_table_bytes, quantize_embedding_tables,
-                                        saved_model_variables_bytes)
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.layers.quantized import embedding_table_bytes, quantize_embedding_tables
+from lirank_tf.serving.export import saved_model_variables_bytes
+from lirank_tf.data.records import records_to_request
 from lirank_tf.tasks import MultiTask
 
 # |p_int8 - p_fp32| for any task, with tables of spread N(0, 0.3) (trained-like; a fresh
@@ -28,7 +28,7 @@ PROBABILITY_TOLERANCE = 0.02
 
 
 def middle_max_float16(table):
-    """Dequantised middle-max rows with float16 middle and scale (see test_int8_tables)."""
+    """Dequantised middle-max rows with float16 middle and scale (see tests/layers/quantized/test_int8_qr_hash.py)."""
     table = table.astype(np.float64)
     low, high = table.min(1), table.max(1)
     middle = ((high * 128 + low * 127) / 255).astype(np.float16).astype(np.float64)

@@ -13,8 +13,8 @@ import tensorflow as tf
 from serving_test_models import keras_scores, make_records
 
 from lirank_tf.data.raw_features import raw_fields
-from lirank_tf.serving.request import (records_to_candidates_request, records_to_examples,
-                                       records_to_request)
+from lirank_tf.data.records import (records_to_candidates_request, records_to_examples,
+                                    records_to_request)
 
 SIGNATURE_ERRORS = (TypeError, tf.errors.InvalidArgumentError)
 

@@ -18,8 +18,8 @@ from serving_test_models import build_serving_parts, keras_scores, make_records
 
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.request import (records_to_candidates_request, records_to_examples,
-                                     records_to_request)
+from lirank_tf.data.records import (records_to_candidates_request, records_to_examples,
+                                    records_to_request)
 
 SIZES = [4, 3, 5]                  # candidates of members 0, 1 and 2, in one request
 SAME_MEMBER = range(0, 4)          # member 0's rows

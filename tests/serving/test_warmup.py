@@ -10,8 +10,8 @@ from serving_test_models import WARMUP_SEED, build_serving_parts, keras_scores, 
 
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.serving import export_serving_model, load_export
-from lirank_tf.serving.request import (records_to_candidates_request, records_to_examples,
-                                       records_to_request)
+from lirank_tf.data.records import (records_to_candidates_request, records_to_examples,
+                                    records_to_request)
 from lirank_tf.serving.warmup import (WARMUP_FILE, parse_prediction_log, prediction_log,
                                       read_warmup_requests, signature_inputs,
                                       write_warmup_requests)

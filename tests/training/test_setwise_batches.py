@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.training.pipeline import raw_dataset, training_dataset
 from lirank_tf.transform import DenseStatistics, TransformationModel
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from lirank_tf.config import get_experiment
-from lirank_tf.data.synthetic import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.transform import DenseStatistics, TransformationModel
 

@@ -16,7 +16,7 @@ from lirank_tf.cli import main
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore.run_posterior import load_run_explorer
-from lirank_tf.serving.request import records_to_request
+from lirank_tf.data.records import records_to_request
 from lirank_tf.training.pipeline import training_dataset
 from lirank_tf.workflow import train  # with the explore posterior hook
 from lirank_tf.wide import RootObjectEffects
@@ -102,7 +102,7 @@ def request_of(manifest, config, count=12):
 def test_export_adds_the_effects_to_every_signature_and_update_swaps_them(fitted, capsys):
     root, manifest, table = fitted
     target = root / "export"
-    assert main(["export", "--run", str(root / "run"), "--export-dir", str(target),
+    assert main(["export", "--run", str(root / "run"), "--output-dir", str(target),
                  "--root-object-table", str(table)]) == 0
     assert "root-object effects from" in capsys.readouterr().out
     config, transform, model = load_run(root / "run")
@@ -147,7 +147,7 @@ def test_command_errors_name_the_problem(fitted, tmp_path, capsys):
     assert main(["root-objects", "fit", "--run", str(root / "run"), "--data",
                  manifest["train"][1], "-o", str(tmp_path / "t.tsv"), "--tasks", "dwell"]) == 2
     assert "root-object tasks ['dwell'] are not tasks" in capsys.readouterr().err
-    assert main(["export", "--run", str(root / "run"), "--export-dir", str(tmp_path / "e"),
+    assert main(["export", "--run", str(root / "run"), "--output-dir", str(tmp_path / "e"),
                  "--root-object-table", str(tmp_path / "missing.tsv")]) == 2
     assert "no root-object table at" in capsys.readouterr().err
     assert not (tmp_path / "e").exists()
@@ -169,7 +169,7 @@ def test_serve_explore_draws_new_root_objects_from_the_prior(fitted, tmp_path, c
     config.explore.root_object_scale = 0.7
     config.save(run / "config.yaml")
     target = tmp_path / "export"
-    assert main(["export", "--run", str(run), "--export-dir", str(target),
+    assert main(["export", "--run", str(run), "--output-dir", str(target),
                  "--root-object-table", str(table)]) == 0
     assert "new root objects drawn from the RO prior x 0.7" in capsys.readouterr().out
     config, transform, model = load_run(run)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lirank_tf.wide.root_object as root_object_module
-from lirank_tf.data.synthetic.feed import FeedSimulator, FeedSimulatorConfig
+from lirank_tf.sim.feed import FeedSimulator, FeedSimulatorConfig
 from lirank_tf.evaluation.metrics import log_loss
 from lirank_tf.wide import RootObjectEffects, impression_hours
 

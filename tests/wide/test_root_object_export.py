@@ -16,7 +16,7 @@ from stock_ops_check import saved_model_op_types
 from lirank_tf.config import get_experiment
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.models import build_model
-from lirank_tf.serving.request import records_to_examples, records_to_request
+from lirank_tf.data.records import records_to_examples, records_to_request
 from lirank_tf.training.trainer import fit_transformation
 from lirank_tf.wide import (RootObjectEffects, export_with_root_object_table,
                             update_root_object_table)

@@ -1,0 +1,12 @@
+"""``lirank-tf tune``: hyper-parameter search with Optuna (TPE sampler, median pruning on the
+validation AUC of each epoch, a SQLite study that a killed search resumes).
+
+    space     what is searched and over which ranges, applied to a config as ``--set`` values
+    pruning   the per-epoch report to the trial and the median-pruning stop
+    trial     one trial: train a sampled config, its objective value
+    records   trials.csv, best.yaml and the printed lines
+    search    the study: create or resume, run the remaining trials
+    command   the ``tune`` sub-command
+
+The package imports nothing heavy itself, so registering the command costs the CLI nothing.
+"""

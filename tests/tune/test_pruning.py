@@ -1,0 +1,91 @@
+"""Pruning of `lirank-tf tune` trials: each epoch's mean validation AUC goes to the trial, and a
+trial the pruner gives up on stops after that epoch (its run directory kept, marked failed)."""
+
+import json
+
+import pytest
+from optuna.trial import TrialState
+
+from lirank_tf.config import ExperimentConfig
+from lirank_tf.tune.pruning import PruningCallback, mean_validation_auc
+from lirank_tf.tune.trial import objective_value, train_trial
+from tiny_run import tiny_config
+
+
+class FakeTrial:
+    """Records the reports; asks to prune once ``prune_after`` epochs have been reported."""
+
+    def __init__(self, prune_after=None):
+        self.prune_after, self.reports = prune_after, []
+
+    def report(self, value, step):
+        self.reports.append((step, value))
+
+    def should_prune(self):
+        return self.prune_after is not None and len(self.reports) >= self.prune_after
+
+
+def two_task_config(root, epochs):
+    """The tiny run with two heads on the label (two val AUCs to average), no early stopping."""
+    config = tiny_config(root)
+    data = config.to_dict()
+    data["tasks"] = [{"name": "clicked", "label": "clicked"},
+                     {"name": "clicked_again", "label": "clicked"}]
+    data["training"].update(epochs=epochs, early_stopping_patience=0, reduce_lr_patience=0)
+    return ExperimentConfig.from_dict(data)
+
+
+def test_a_pruned_trial_stops_after_the_epoch_it_was_pruned_at(tmp_path):
+    config = two_task_config(tmp_path, epochs=3)
+    trial = FakeTrial(prune_after=2)
+    run_dir = tmp_path / "trial"
+    outcome = train_trial(trial, config, run_dir)
+
+    assert outcome.state == TrialState.PRUNED
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["loss"]) == 2 == outcome.epochs            # epoch 3 never ran
+    means = [(a + b) / 2 for a, b in zip(history["val_clicked_auc"],
+                                         history["val_clicked_again_auc"])]
+    assert [step for step, _ in trial.reports] == [1, 2]
+    assert [value for _, value in trial.reports] == pytest.approx(means, abs=1e-12)
+    assert outcome.value == pytest.approx(means[-1], abs=1e-12)
+    state = json.loads((run_dir / "run.json").read_text())
+    assert state["state"] == "failed" and state["error"].startswith("TrialPruned")
+    assert not (run_dir / "model.keras").exists()
+
+
+def test_an_unpruned_trial_completes_with_its_last_epoch(tmp_path):
+    config = two_task_config(tmp_path, epochs=2)
+    trial = FakeTrial()
+    outcome = train_trial(trial, config, tmp_path / "trial")
+    history = json.loads((tmp_path / "trial" / "history.json").read_text())
+    assert outcome.state == TrialState.COMPLETE and outcome.epochs == 2 == outcome.best_epoch
+    last = (history["val_clicked_auc"][-1] + history["val_clicked_again_auc"][-1]) / 2
+    assert outcome.value == pytest.approx(last, abs=1e-12)
+    assert len(trial.reports) == 2
+
+
+def test_objective_is_the_mean_auc_of_the_restored_epoch():
+    history = {"loss": [0.7, 0.6, 0.6], "val_a_auc": [0.60, 0.70, 0.72],
+               "val_b_auc": [0.50, 0.66, 0.60]}
+    stopping = {"best_epoch": 2, "best_metrics": {"val_a_auc": 0.70, "val_b_auc": 0.66,
+                                                  "val_a_logloss": 0.5}}
+    assert objective_value(history, stopping, ["a", "b"]) == (pytest.approx(0.68), 2)
+    assert objective_value(history, None, ["a", "b"]) == (pytest.approx(0.66), 3)
+
+
+def test_callback_needs_validation_auc():
+    with pytest.raises(ValueError, match="data.valid"):
+        PruningCallback(FakeTrial(), ["click"]).on_epoch_end(0, {"loss": 0.5, "auc": 0.6})
+    with pytest.raises(ValueError, match="tasks"):
+        PruningCallback(FakeTrial(), [])
+    assert mean_validation_auc({"val_a_auc": 0.5, "val_b_auc": 0.7, "val_auc": 0.1},
+                               ["a", "b"]) == pytest.approx(0.6)
+
+
+def test_doctests():
+    import doctest
+
+    from lirank_tf.tune import pruning, trial
+    assert doctest.testmod(pruning).failed == 0
+    assert doctest.testmod(trial).failed == 0
