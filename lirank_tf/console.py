@@ -122,6 +122,17 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
 def quiet_dependencies(verbose: bool = False) -> None:
     """Silences TensorFlow's C++ logs (``TF_CPP_MIN_LOG_LEVEL``, unless the user set it), its
     Python logger and other packages' warnings; call before TensorFlow is imported. With

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lirank_tf.console import ListFlag, RenamedFlag
+from lirank_tf.console import ListFlag, RenamedFlag, positive_int
 from lirank_tf.importers import FORMATS, import_table
 
 
@@ -19,16 +19,6 @@ def _run(args: argparse.Namespace) -> int:
     for field in result.schema["fields"]:
         print(f"  {field['name']}: {field['type']}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def add_import_command(commands) -> None:
@@ -48,7 +38,7 @@ def add_import_command(commands) -> None:
     parser.add_argument("--format", choices=FORMATS, help="input format (default: from the file "
                                                           "suffix)")
     parser.add_argument("--prefix", default="part", help="file name prefix")
-    parser.add_argument("--rows-per-file", type=_positive_int, default=100_000,
+    parser.add_argument("--rows-per-file", type=positive_int, default=100_000,
                         help="rows per Avro part")
     parser.add_argument("--codec", choices=["deflate", "snappy", "null"], default="deflate",
                         help="Avro block compression")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lirank_tf.console import positive_int
+
 EXAMPLE = """example:
   lirank-tf tune --config run.yaml --output-dir runs/tune --trials 20
       trial 0 trains run.yaml as it is; the others draw learning rates, batch size, dropout,
@@ -11,16 +13,6 @@ EXAMPLE = """example:
       mean validation AUC falls below the median of the others at the same epoch are pruned.
   then: lirank-tf train --config runs/tune/best.yaml --output-dir runs/best
   killed? run the same command again: it resumes the study (runs/tune/study.db)."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -61,7 +53,7 @@ def add_tune_command(commands) -> None:
     parser.add_argument("--config", required=True, help="experiment config (.yaml or .json)")
     parser.add_argument("--output-dir", required=True, metavar="DIR",
                         help="the study directory (study.db, trials/, trials.csv, best.yaml)")
-    parser.add_argument("--trials", type=_positive_int, default=20, metavar="N",
+    parser.add_argument("--trials", type=positive_int, default=20, metavar="N",
                         help="finished trials wanted in the study, the untouched config's "
                              "included (default 20); a resumed study runs only the missing ones")
     parser.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
