@@ -96,7 +96,7 @@ from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation import auc, expected_calibration_error, log_loss, oe_ratio
 from lirank_tf.evaluation.evaluate import predict_files
 from lirank_tf.training.callbacks import ValidationScore
-from lirank_tf.training.pipeline import expand_globs
+from lirank_tf.data.files import expand_globs
 from lirank_tf.training.run_directory import RunDirectory
 
 CATEGORICAL = ["viewer_id", "actor_id", "content_type", "platform", "root_object_id"]

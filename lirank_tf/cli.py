@@ -186,19 +186,8 @@ def _command(commands, name: str, summary: str, description: str, example: str):
                                epilog=f"example:\n  {example}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = CommandParser(
-        prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras. "
-        "The commands, in workflow order: import (other formats -> Avro), init-config, train, "
-        "evaluate, export; then tune, explore, root-objects; demo runs them all on simulated data.",
-        epilog=f"{FLAG_RULES}\nA user error prints one line and exits with status 2; --debug (or "
-               "LIRANK_DEBUG=1) shows its traceback.").with_common_defaults()
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    from lirank_tf.importers.command import add_import_command
-    add_import_command(commands)
-
+def _add_init_config(commands) -> None:
+    """Registers ``init-config``."""
     init = _command(
         commands, "init-config", "write a complete config for your Avro files",
         "Reads the writer schema and a sample of the training files, writes a complete, "
@@ -225,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--overwrite", action="store_true", help="replace an existing config file")
     init.set_defaults(handler=_init_config)
 
+
+def _add_train(commands) -> None:
+    """Registers ``train``."""
     train = _command(
         commands, "train", "train a config with model.fit (resumes after a kill)",
         "Trains the config into a run directory (checkpoints, config.yaml, the model); run it "
@@ -249,10 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_flag(train, "the config file (the run records the result)")
     train.set_defaults(handler=_train)
 
+
+def _add_evaluate(commands) -> None:
+    """Registers ``evaluate``."""
     evaluate = _command(
-        commands, "evaluate", "metrics.json, calibration and training plots",
+        commands, "evaluate", "metrics.json, report.html, calibration and training plots",
         "Scores the run's model on the test files (or --data) and writes metrics.json, the "
-        "calibration and training plots into the run directory.",
+        "calibration and training plots and report.html (all of it on one page, open it in a "
+        "browser) into the run's eval/ directory.",
         "lirank-tf evaluate --run runs/first")
     evaluate.add_argument("--run", required=True, metavar="DIR",
                           help="run directory of `lirank-tf train`")
@@ -266,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_flag(evaluate, "the run's config, for this evaluation")
     evaluate.set_defaults(handler=_evaluate)
 
+
+def _add_export(commands) -> None:
+    """Registers ``export``."""
     export = _command(
         commands, "export", "the serving SavedModel (raw features in, scores out)",
         "Writes the serving SavedModel of a run: serving_default and serve_examples, plus "
@@ -283,10 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add the root-object effects of TABLE (`lirank-tf root-objects fit`)")
     _add_set_flag(export, "the run's config, for this export")
     export.set_defaults(handler=_export)
-    from lirank_tf.tune.command import add_tune_command
-    add_tune_command(commands)
 
 
+def _add_explore(commands) -> None:
+    """Registers ``explore``."""
     explore = _command(
         commands, "explore",
         "the Neural-Linear last-layer posterior of a run, for Thompson sampling",
@@ -299,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="carry over PREV's posterior (earlier evidence x explore.decay)")
     explore.set_defaults(handler=_explore)
 
+
+def _add_root_objects(commands) -> None:
+    """Registers ``root-objects fit / update``."""
     wide = _command(
         commands, "root-objects", "the root-object random-effect model (LiRank §3.9)",
         "Per-id effects on top of a run's model, refreshed often without retraining it: `fit` "
@@ -336,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--table", required=True, help="table of `root-objects fit`")
     wide.set_defaults(handler=_root_objects)
 
+
+def _add_demo(commands) -> None:
+    """Registers ``demo``."""
     demo = _command(
         commands, "demo", "simulate Feed data, train, evaluate, export, score",
         "The whole workflow on simulated Feed days: writes the data, trains the Feed model, "
@@ -356,6 +361,25 @@ def build_parser() -> argparse.ArgumentParser:
                            "replay contribution rate (LiRank §5.2); 0: off")
     _add_set_flag(demo, "the Feed experiment's config")
     demo.set_defaults(handler=_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog="lirank-tf", description="LiRank (KDD'24) ranking framework in TensorFlow/Keras. "
+        "The commands, in workflow order: import (other formats -> Avro), init-config, train, "
+        "evaluate, export; then tune, explore, root-objects; demo runs them all on simulated data.",
+        epilog=f"{FLAG_RULES}\nA user error prints one line and exits with status 2; --debug (or "
+               "LIRANK_DEBUG=1) shows its traceback.").with_common_defaults()
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    # the two commands of their own packages, imported here to keep `lirank-tf` quick to start
+    from lirank_tf.importers.command import add_import_command
+    from lirank_tf.tune.command import add_tune_command
+    add_import_command(commands)
+    for add in (_add_init_config, _add_train, _add_evaluate, _add_export, add_tune_command,
+                _add_explore, _add_root_objects, _add_demo):      # workflow order
+        add(commands)
     return parser
 
 

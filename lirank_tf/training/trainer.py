@@ -22,8 +22,8 @@ from lirank_tf.training.hooks import TrainingHook, check_all, finish_all
 from lirank_tf.training.compile import (compile_model, fit_callbacks, fit_display,  # noqa: F401
                                        make_optimizer)
 from lirank_tf.training.report import start_banner
-from lirank_tf.training.pipeline import (count_records, expand_globs, raw_dataset, spread_files,
-                                         training_dataset)
+from lirank_tf.data.files import count_records, expand_globs, spread_files
+from lirank_tf.training.pipeline import raw_dataset, training_dataset
 from lirank_tf.training.run import Run
 from lirank_tf.training.run_directory import RunDirectory
 from lirank_tf.transform import TransformationModel, fit_dense_statistics

@@ -188,7 +188,7 @@ def _worker(directory: Path, first: int, last: int) -> None:
     from lirank_tf.data import features_from_schema, read_avro_file
     from lirank_tf.data.avro_file import read_records
     from lirank_tf.data.preflight import check_files
-    from lirank_tf.training.pipeline import count_records
+    from lirank_tf.data.files import count_records
 
     base = str(directory / "base-null.avro")
     config = ExperimentConfig.from_dict(propose_config([base], LABELS)[0])
