@@ -1,7 +1,8 @@
 """The user-facing steps as plain Python calls (the CLI is a thin layer over these).
 
     >>> from lirank_tf import workflow                                   # doctest: +SKIP
-    >>> workflow.init_config(["data/train/*.avro"], labels=["click"], output="run.yaml")
+    >>> from lirank_tf.init_config import init_config
+    >>> init_config(["data/train/*.avro"], labels=["click"], output="run.yaml")
     >>> workflow.train("run.yaml", "runs/first")
     >>> workflow.train_incremental("day8.yaml", "runs/day8", previous_run="runs/first",
     ...                            cold_weight=0.5, forgetting_factor=1.0)

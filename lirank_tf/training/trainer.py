@@ -13,7 +13,9 @@ import tensorflow as tf
 
 from lirank_tf import distributed
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.data.files import count_records, expand_globs, spread_files
 from lirank_tf.data.preflight import check_files
+from lirank_tf.errors import UserError
 from lirank_tf.models import build_model
 from lirank_tf.training.callbacks import (ReduceLearningRateOnPlateau, ValidationEarlyStopping,
                                           ValidationScore, stopping_record)
@@ -22,7 +24,6 @@ from lirank_tf.training.hooks import TrainingHook, check_all, finish_all
 from lirank_tf.training.compile import (compile_model, fit_callbacks, fit_display,  # noqa: F401
                                        make_optimizer)
 from lirank_tf.training.report import start_banner
-from lirank_tf.data.files import count_records, expand_globs, spread_files
 from lirank_tf.training.pipeline import raw_dataset, training_dataset
 from lirank_tf.training.run import Run
 from lirank_tf.training.run_directory import RunDirectory
@@ -42,6 +43,15 @@ class TrainResult:
 
 STATISTICS_BATCHES = 50
 STATISTICS_FILES = 10
+
+
+def data_files(config: ExperimentConfig) -> tuple[list[str], list[str]]:
+    """(training files, validation files) of ``config``; a `UserError` names ``data.train``
+    when it holds nothing, a `FileNotFoundError` a pattern that matches nothing."""
+    if not config.data.train:
+        raise UserError("data.train: no training files; give at least one file or glob")
+    valid = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
+    return expand_globs(config.data.train, "data.train"), valid
 
 
 def statistics_sample(config: ExperimentConfig, train_files: list[str],
@@ -139,8 +149,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
                                  extra_callbacks=extra_callbacks, hooks=hooks)
     with Run(output_dir, config, overwrite=overwrite) as run:   # locked; a finished run refused
         keras.utils.set_random_seed(config.training.seed)
-        train_files = expand_globs(config.data.train, "data.train")
-        valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
+        train_files, valid_files = data_files(config)
         check_files(config, train_files + valid_files)
         saved = run.resuming and run.statistics_path.exists()
         transform = (TransformationModel(config.features, run.load_statistics()) if saved
@@ -231,8 +240,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
     run = Run(output_dir, config, overwrite=overwrite)
     checkpoints = sharded_checkpoint_dir(run)
     keras.utils.set_random_seed(training.seed)
-    train_files = expand_globs(config.data.train, "data.train")
-    valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
+    train_files, valid_files = data_files(config)
     # Horovod: rank 0 alone owns the run directory (locks it, writes it); the others wait
     with run if context.is_chief else contextlib.nullcontext(run):
         if context.is_chief:

@@ -64,6 +64,7 @@ def _cases(root: Path) -> list[tuple[str, list, str]]:
     truncated.write_bytes(blob[: len(blob) - 200])
     truncated_config = _derived_config(
         root, "truncated.yaml", lambda c: c["data"].update(train=[str(truncated)]))
+    no_train = _derived_config(root, "no_train.yaml", lambda c: c["data"].update(train=[]))
     no_model = root / "no_model"
     no_model.mkdir(exist_ok=True)
     train = ["train", "--output-dir"]
@@ -81,6 +82,7 @@ def _cases(root: Path) -> list[tuple[str, list, str]]:
         ("dtype mismatch", [*train, root / "r4", "--config", wrong_dtype], "field 'item'"),
         ("truncated Avro in train", [*train, root / "r5", "--config", truncated_config],
          "truncated/a.avro: byte "),
+        ("no training files", [*train, root / "r6", "--config", no_train], "data.train: no "),
         ("glob matching nothing", ["init-config", "--train", root / "nope/*.avro", "--labels",
                                    "clicked", "-o", root / "c.yaml"], "nope/*.avro"),
         ("label not in the schema", ["init-config", "--train", root / "train/*.avro",
@@ -100,7 +102,8 @@ def _cases(root: Path) -> list[tuple[str, list, str]]:
 
 CASE_NAMES = ["no command", "unknown command", "missing flag", "bad number",
               "flag without its partner", "missing config", "YAML syntax", "unknown config key",
-              "dtype mismatch", "truncated Avro in train", "glob matching nothing",
+              "dtype mismatch", "truncated Avro in train", "no training files",
+              "glob matching nothing",
               "label not in the schema", "evaluate a missing run", "export a run without model",
               "explore a missing run", "fit root objects of a missing run",
               "import a missing file", "demo into a used directory"]
