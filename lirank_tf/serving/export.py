@@ -51,6 +51,7 @@ from typing import Sequence
 
 import keras
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.data.raw_features import RawField, raw_fields
@@ -111,6 +112,23 @@ class Untracked:
         self.value = value
 
 
+
+def backing_variables(model: keras.Model) -> list[tf.Variable]:
+    """The ``tf.Variable`` behind each of ``model``'s Keras variables, to track in a module.
+
+    Tracking the Keras 3 variables themselves makes a SavedModel that TF Serving cannot run:
+    on save each Keras variable writes a *new* ``tf.Variable`` (a second handle, "Variable_N")
+    that the checkpoint restores, while the signatures read the original handles, which TF1
+    loading (TF Serving, ``saved_model_cli run``) leaves uninitialized ("Could not find
+    variable ..."); ``tf.saved_model.load`` hides this by restoring through the object
+    graph. Tracking the backing variables saves one handle per variable, restored in both."""
+    variables = [variable.value for variable in model.variables]
+    wrong = [v.name for v in variables if not isinstance(v, tf.Variable)]
+    if wrong:
+        raise TypeError(f"export: the model's variables {wrong} are not backed by tf.Variable "
+                        "(is the model built with the TensorFlow backend?)")
+    return variables
+
 class ServingModule(tf.Module):
     """The stitched serving graph: request checks -> transformation model -> ranking model
     -> score -> every score adjuster; plus the extra signatures given.
@@ -135,7 +153,7 @@ class ServingModule(tf.Module):
         # object would also save its optimizer's state (e.g. Adam's two slots per weight,
         # twice the model's size), which serving never reads; Keras' own export does the same.
         self._model = Untracked(model)
-        self.model_variables = list(model.variables)
+        self.model_variables = backing_variables(model)
         self.fields = raw_fields(config)
         self._weights = {t.name: t.score_weight for t in config.tasks}
         self._specs = raw_signature(self.fields)
@@ -261,3 +279,12 @@ def saved_model_variables_bytes(export_dir: str | Path) -> int:
     """Size on disk of the SavedModel's ``variables/`` directory."""
     return sum(path.stat().st_size for path in (Path(export_dir) / "variables").rglob("*")
                if path.is_file())
+
+
+def saved_signature_names(export_dir: str | Path) -> list[str]:
+    """The signature names of a SavedModel, read from ``saved_model.pb`` (nothing loaded),
+    ``serving_default`` first."""
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((Path(export_dir) / "saved_model.pb").read_bytes())
+    names = set(saved.meta_graphs[0].signature_def) - {"__saved_model_init_op"}
+    return sorted(names, key=lambda name: (name != "serving_default", name))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from explore_small_feed import batches, served_draws, small_feed
+from session_loading import assert_session_matches_tf2
 from stock_ops_check import saved_model_op_types
 
 from lirank_tf.data.raw_features import raw_fields
@@ -73,3 +74,13 @@ def test_a_negative_exploration_scale_is_rejected(exported, tmp_path):
     with pytest.raises(ValueError, match="exploration_scale"):
         export_explore_model(config, transform, explorer, tmp_path / "bad", exploration_scale=-1.0)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_explore_export_serves_in_a_session_as_in_tf2(exported):
+    """TF Serving's TF1 loading: every variable (model and posteriors) restored, both
+    signatures equal to tf.saved_model.load's (tests/serving/session_loading.py)."""
+    *_, request, export_dir = exported
+    arrays = {name: value.numpy() for name, value in request.items()}
+    assert_session_matches_tf2(export_dir, {
+        "serving_default": arrays,
+        "serve_explore": {**arrays, "seed": np.array(42, np.int64)}})

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from explore_small_feed import simulated_days
 from ro_reference import logit, sigmoid
+from session_loading import assert_session_matches_tf2
 from stock_ops_check import saved_model_op_types
 
 from lirank_tf.config import get_experiment
@@ -103,3 +104,11 @@ def test_export_uses_stock_ops_and_rejects_unknown_tasks(exported, tmp_path):
     with pytest.raises(ValueError, match=r"root-object tasks \['repost'\]"):
         export_with_root_object_table(config, None, build_model(config),
                                       RootObjectEffects(tasks=["repost"]), tmp_path / "bad")
+
+
+def test_the_root_object_export_serves_in_a_session_as_in_tf2(exported):
+    """TF Serving's TF1 loading: the model's variables and the root-object table restored,
+    outputs equal to tf.saved_model.load's (tests/serving/session_loading.py)."""
+    *_, export_dir, request, _ = exported
+    assert_session_matches_tf2(export_dir, {
+        "serving_default": {name: value.numpy() for name, value in request.items()}})
