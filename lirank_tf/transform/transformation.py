@@ -66,6 +66,36 @@ def _right_aligned(ragged: tf.RaggedTensor, length: int, padding) -> tf.Tensor:
     return tf.tensor_scatter_nd_update(base, indices, tail.flat_values)
 
 
+def _fixed_width(values: tf.Tensor, length: int, padding) -> tf.Tensor:
+    """A dense padded list ``[batch, width]`` cut or padded to ``[batch, length]``: the values
+    of ``_as_ragged(values, padding)[:, :length].to_tensor(padding, [None, length])``, without
+    the ragged round trip (a serving request's lists are dense)."""
+    values = values[:, :length]
+    missing = length - tf.shape(values)[1]
+    fixed = tf.pad(values, [[0, 0], [0, missing]], constant_values=padding)
+    fixed.set_shape([values.shape[0], length])
+    return fixed
+
+
+def _dense_right_aligned(items: tf.Tensor, actions: tf.Tensor, length: int):
+    """``(items, actions)`` of a dense history (rows padded at the end with ``""``) as
+    ``_right_aligned`` gives them for ``_as_ragged(items, "")``: each row's steps up to its
+    last non-empty item, the last ``length`` of them right-aligned, padding ``""`` / 0 first.
+    A handful of ops instead of the ragged conversion and two scatters."""
+    # one spare column, so that an empty [batch, 0] request gathers from a real column
+    items = tf.pad(items, [[0, 0], [0, 1]], constant_values="")
+    actions = tf.pad(tf.cast(actions, tf.int64), [[0, 0], [0, 1]])
+    positions = tf.range(1, tf.shape(items)[1] + 1, dtype=tf.int32)
+    lengths = tf.reduce_max(tf.where(tf.not_equal(items, ""), positions[None, :], 0), axis=1)
+    source = lengths[:, None] - length + tf.range(length, dtype=tf.int32)[None, :]
+    present = source >= 0
+    source = tf.maximum(source, 0)
+    aligned_items = tf.where(present, tf.gather(items, source, batch_dims=1), "")
+    aligned_actions = tf.where(present, tf.gather(actions, source, batch_dims=1),
+                               tf.constant(0, tf.int64))
+    return aligned_items, aligned_actions
+
+
 def _range_constants(statistics: DenseStatistics, name: str,
                      size: int) -> tuple[tf.Tensor, tf.Tensor] | None:
     """``(minimum, maximum)`` of feature ``name`` as float32 constants, or None. A component
@@ -120,25 +150,37 @@ class TransformationModel(tf.Module):
         for feature in self.features.ids:
             if feature.kind == "id":
                 strings[feature.name] = _id_strings(tf.reshape(raw[feature.name], [-1]))
+            elif not isinstance(raw[feature.name], tf.RaggedTensor):
+                # a dense padded list (serving requests): -1 and "" are "no id" alike
+                ids = _id_strings(tf.convert_to_tensor(raw[feature.name]))
+                if ids.shape.rank != 2:
+                    raise ValueError(f"a list feature must be ragged or rank 2, got shape "
+                                     f"{ids.shape}")
+                strings[feature.name] = _fixed_width(ids, feature.max_length, "")
             else:
                 ids = raw[feature.name]
                 if feature.dtype == "int64":
-                    ids = _as_ragged(ids, tf.constant(-1, tf.int64))
                     ids = ids.with_flat_values(_id_strings(ids.flat_values))
-                ids = _as_ragged(ids, "")[:, :feature.max_length]
+                ids = ids[:, :feature.max_length]
                 strings[feature.name] = ids.to_tensor(default_value="",
                                                       shape=[None, feature.max_length])
         history = self.features.history
         if history is not None:
-            items = _as_ragged(raw[history.item_field], "")
-            actions = raw[history.action_field]
-            if not isinstance(actions, tf.RaggedTensor):
-                actions = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(actions),
-                                                      lengths=items.row_lengths())
-            item_strings = _right_aligned(items, history.max_length, "")
+            items, actions = raw[history.item_field], raw[history.action_field]
+            if isinstance(items, tf.RaggedTensor) or isinstance(actions, tf.RaggedTensor):
+                items = _as_ragged(items, "")
+                if not isinstance(actions, tf.RaggedTensor):
+                    actions = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(actions),
+                                                          lengths=items.row_lengths())
+                item_strings = _right_aligned(items, history.max_length, "")
+                action_ids = _right_aligned(tf.cast(actions, tf.int64), history.max_length, 0)
+            else:
+                item_strings, action_ids = _dense_right_aligned(
+                    tf.convert_to_tensor(items), tf.convert_to_tensor(actions),
+                    history.max_length)
             strings["history_items"] = item_strings
             strings["history_candidate"] = tf.reshape(raw[history.candidate_field], [-1])
-            outputs["history_actions"] = _right_aligned(tf.cast(actions, tf.int64), history.max_length, 0)
+            outputs["history_actions"] = action_ids
             outputs["history_mask"] = tf.cast(tf.not_equal(item_strings, ""), tf.float32)
         outputs.update(self._hash_together(strings))
         if self.features.dense:
@@ -157,7 +199,15 @@ class TransformationModel(tf.Module):
         names = list(strings)
         flat = [tf.reshape(strings[name], [-1]) for name in names]
         sizes = tf.stack([tf.size(values) for values in flat])
-        hashes = tf.split(self._hash(tf.concat(flat, axis=0)), sizes, num=len(names))
+        strings_of_batch = tf.concat(flat, axis=0)
+        if self._use_hash_op:
+            hashed = self._hash(strings_of_batch)
+        else:
+            # the stock-op hash costs per string; a request repeats most of its strings (one
+            # member's history and lists on each of its N candidate rows): hash each once
+            distinct, index = tf.unique(strings_of_batch, out_idx=tf.int32)
+            hashed = tf.gather(self._hash(distinct), index)
+        hashes = tf.split(hashed, sizes, num=len(names))
         results = {}
         for name, part in zip(names, hashes):
             hashed = tf.reshape(part, tf.shape(strings[name]))

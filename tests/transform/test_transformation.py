@@ -170,3 +170,87 @@ def test_the_serving_graph_holds_one_hash_however_many_id_features():
     assert outputs["list_b"].shape.as_list() == [None, 4]
     assert outputs["history_items"].shape.as_list() == [None, 3]
     assert outputs["id_0"].shape.as_list() == [None]
+
+
+def _list_config():
+    return get_experiment("feed", {"features": {
+        "ids": [{"name": "viewer_id", "table": "member"},
+                {"name": "tags", "table": "hashtag", "kind": "id_list", "max_length": 3},
+                {"name": "codes", "table": "hashtag", "kind": "id_list", "max_length": 4,
+                 "dtype": "int64"}],
+        "dense": [], "history": {"max_length": 5}}})
+
+
+def _reference_row(row, length, right_aligned):
+    """NumPy-side reference: a row's values up to its last real one (trailing padding is not
+    data; padding in the middle is kept), the first (or, right-aligned, last) ``length``."""
+    end = max([i + 1 for i, v in enumerate(row) if v not in ("", -1)] + [0])
+    row = list(row[:end])
+    return ([None] * (length - len(row[-length:])) + row[-length:] if right_aligned
+            else row[:length] + [None] * (length - len(row[:length])))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dense_lists_take_the_values_of_the_ragged_path_and_the_reference(seed):
+    """Serving requests send lists dense and padded; the transformation reads them without a
+    ragged round trip. Rows with padding in the middle ("" / -1: no id; a history step
+    without an item is masked, its action kept), empty rows, rows longer and shorter than
+    max_length, and a request whose lists are all empty ([batch, 0])."""
+    rng = np.random.default_rng(seed)
+    config = _list_config()
+    transform = TransformationModel(config.features, DenseStatistics(mean={}, std={}))
+    for width in (0, 2, 9):
+        rows = 6
+        def draw(pool, pad):
+            lengths = rng.integers(0, width + 1, rows)
+            lists = [[pad if rng.random() < 0.2 else pool(rng) for _ in range(n)] for n in lengths]
+            # a dense row cannot end in padding: the ragged rows end in a real value too
+            return [r[:max([i + 1 for i, v in enumerate(r) if v != pad] + [0])] for r in lists]
+        tags = draw(lambda r: f"t:{r.integers(50)}", "")
+        codes = draw(lambda r: int(r.integers(1000)), -1)
+        items = draw(lambda r: f"p:{r.integers(80)}", "")
+        actions = [[int(rng.integers(0, 4)) for _ in row] for row in items]
+        def dense(lists, pad, dtype):
+            return tf.constant([r + [pad] * (width - len(r)) for r in lists], dtype,
+                               shape=[rows, width])
+        def ragged(lists, dtype):
+            return tf.RaggedTensor.from_row_lengths(
+                tf.constant([v for r in lists for v in r], dtype),
+                [len(r) for r in lists])
+        common = {"viewer_id": tf.constant([f"m:{i}" for i in range(rows)]),
+                  "root_object_id": tf.constant(["p:1"] * rows)}
+        outputs = {
+            "dense": transform({**common, "tags": dense(tags, "", tf.string),
+                                "codes": dense(codes, -1, tf.int64),
+                                "history_item_ids": dense(items, "", tf.string),
+                                "history_action_types": dense(actions, 0, tf.int64)}),
+            "ragged": transform({**common, "tags": ragged(tags, tf.string),
+                                 "codes": ragged(codes, tf.int64),
+                                 "history_item_ids": ragged(items, tf.string),
+                                 "history_action_types": ragged(actions, tf.int64)})}
+        hash_of = lambda v: 0 if v in (None, "", -1) else _h(str(v))  # noqa: E731
+        expected_items = [_reference_row(r, 5, True) for r in items]
+        action_rows = [_aligned_actions(r, a, 5) for r, a in zip(items, actions)]
+        for kind, out in outputs.items():
+            np.testing.assert_array_equal(
+                out["tags"], [[hash_of(v) for v in _reference_row(r, 3, False)] for r in tags],
+                err_msg=f"{kind} width {width}")
+            np.testing.assert_array_equal(
+                out["codes"], [[hash_of(v) for v in _reference_row(r, 4, False)] for r in codes],
+                err_msg=f"{kind} width {width}")
+            np.testing.assert_array_equal(
+                out["history_items"], [[hash_of(v) for v in r] for r in expected_items],
+                err_msg=f"{kind} width {width}")
+            np.testing.assert_array_equal(
+                out["history_mask"], [[float(v not in (None, "")) for v in r]
+                                      for r in expected_items], err_msg=f"{kind} width {width}")
+            np.testing.assert_array_equal(
+                out["history_actions"], [[0 if a is None else a for a in r] for r in action_rows],
+                err_msg=f"{kind} width {width}")
+
+
+def _aligned_actions(items, actions, length):
+    """The actions of the steps ``_reference_row(items, length, True)`` keeps, aligned alike."""
+    end = max([i + 1 for i, v in enumerate(items) if v != ""] + [0])
+    kept = list(actions[:end])[-length:]
+    return [None] * (length - len(kept)) + kept
