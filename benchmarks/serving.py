@@ -19,7 +19,10 @@
 4. First request after load, each export in a fresh process: ``tf.saved_model.load``
    alone (baseline) and ``lirank_tf.serving.load_export`` (replays the export's warm-up
    file, ``assets.extra/tf_serving_warmup_requests``).
-5. Throughput of 1 and 2 concurrent clients (threads) at N = 100.
+5. The same exports run the way TF Serving runs them: restored into a TF1 ``Session`` from
+   the MetaGraph (not through the TF2 object graph) and called with ``Session.run``; an
+   export that fails there (exports before the fix of their variable handles did) says so.
+6. Throughput of 1 and 2 concurrent clients (threads) at N = 100.
 
 Every latency depends on the machine's load: the script prints ``uptime`` before and after;
 compare ratios measured in the same run. TensorFlow runs with 2 intra- and 2 inter-op
@@ -175,6 +178,39 @@ def latency_table(config, paths: list[tuple[str, str, str]], records: list[dict]
             lines.append(f"| {label} | {count} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | "
                          f"{count / np.mean(times):,.0f} | {base[0] / p50:.2f}x | "
                          f"{base[1] / p99:.2f}x |")
+    return "\n".join(lines)
+
+
+def session_latency_table(paths: list[tuple[str, str]], request: dict, count: int,
+                          requests: int, threads: int) -> str:
+    """``paths``: (label, export dir). Each export restored into a TF1 ``Session`` from its
+    MetaGraph, as TF Serving's loader does, and ``serving_default`` run through
+    ``Session.run`` with ``request``; an export that cannot run there says why."""
+    lines = ["| export | N | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads,
+                                      inter_op_parallelism_threads=threads)
+    for label, path in paths:
+        graph = tf.Graph()
+        with graph.as_default(), tf.compat.v1.Session(graph=graph, config=config) as session:
+            meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], path)
+            definition = meta_graph.signature_def["serving_default"]
+            feeds = {definition.inputs[k].name: v.numpy() for k, v in request.items()}
+            fetches = definition.outputs["score"].name
+            try:
+                for _ in range(5):
+                    session.run(fetches, feeds)
+            except tf.errors.OpError as error:
+                reason = next((line.strip() for line in error.message.splitlines()
+                               if line.strip() and "Graph execution error" not in line), "")
+                lines.append(f"| {label} | {count} | fails: {reason[:80]} | |")
+                continue
+            times = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                session.run(fetches, feeds)
+                times.append(time.perf_counter() - started)
+        p50, p99 = np.percentile(times, [50, 99]) * 1e3
+        lines.append(f"| {label} | {count} | {p50:.2f} | {p99:.2f} |")
     return "\n".join(lines)
 
 
@@ -352,6 +388,10 @@ def main() -> None:
                                ("amortized fp32, load_export (warm-up replayed)",
                                 str(exports[("amortized", "fp32")]), True)],
                               request, root, args.threads))
+    print("\n## TF1 session, as TF Serving loads an export (serving_default, N = 100)\n")
+    print(session_latency_table([(label, path) for label, path, signature in paths
+                                 if signature == "serving_default"],
+                                request, 100, args.requests, args.threads))
     print("\n## throughput, N = 100, 1 and 2 concurrent clients\n")
     print(throughput_table([paths[0], paths[-3]], request, 100))
     print(f"\n[serving] machine load at end: {uptime()}")
