@@ -205,6 +205,8 @@ class ShardedQRHashEmbedding(ShardedTables, QRHashEmbedding):
     References: LiRank §3.12 and §A.7 (QR hash tables), §4.1 and §A.4 (model parallelism).
     """
 
+    distinct_lookups_at_inference = False   # the all-to-alls must match on every worker
+
     def __init__(self, *args, sharding_plan: ShardingPlan | Mapping,
                  context: DistributedContext | None = None, **kwargs):
         super().__init__(*args, **kwargs)

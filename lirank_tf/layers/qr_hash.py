@@ -204,12 +204,28 @@ class QRHashEmbedding(keras.layers.Layer):
             embeddings = combine(embeddings, vector)
         return tf.cast(embeddings, self.compute_dtype)
 
-    def call(self, ids):
+    # at inference, look each distinct hash of a batch up once (see `_embed`); False where
+    # lookups are collective (sharded tables: every worker must exchange alike)
+    distinct_lookups_at_inference = True
+
+    def _embed(self, hashes: tf.Tensor, training) -> tf.Tensor:
+        """``embed_hashes(hashes)``; at inference each distinct hash is embedded once and the
+        rows gathered back (the same values): a request's N rows repeat its member's ids
+        and lists, and each embedding costs four table rows (more for int8 tables)."""
+        if training or not self.distinct_lookups_at_inference:
+            return self.embed_hashes(hashes)
+        distinct, index = tf.unique(tf.reshape(hashes, [-1]), out_idx=tf.int32)
+        rows = tf.gather(self.embed_hashes(distinct), index)
+        embeddings = tf.reshape(rows, tf.concat([tf.shape(hashes), [self.embedding_dim]], 0))
+        embeddings.set_shape(hashes.shape.concatenate([self.embedding_dim]))
+        return embeddings
+
+    def call(self, ids, training=None):
         if isinstance(ids, tf.RaggedTensor):
             return self._call_ragged(ids)
         ids = tf.convert_to_tensor(ids)
         hashes, mask = self._ids_to_hashes_and_mask(ids)
-        embeddings = self.embed_hashes(hashes) * tf.cast(mask, self.compute_dtype)[..., None]
+        embeddings = self._embed(hashes, training) * tf.cast(mask, self.compute_dtype)[..., None]
         if self.output_mode == "sequence":
             return embeddings, mask
         if ids.shape.rank == 1:

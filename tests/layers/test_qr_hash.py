@@ -233,3 +233,37 @@ def test_padding_value_of_the_wrong_type_raises_at_call():
 
 def test_docstring_examples_run():
     assert_doctests_pass(qr_hash)
+
+
+@pytest.mark.parametrize("output_mode", ["pooled", "sequence"])
+def test_inference_looks_each_distinct_id_up_once_with_the_same_values(output_mode):
+    """At inference the layer embeds the distinct hashes of a batch and gathers them back
+    (a request repeats its member's ids on each of its rows); the values are those of the
+    row-by-row lookup (training=True) and of the mmh3 reference, repeats or not."""
+    layer, tables = make_layer(output_mode=output_mode)
+    rng = np.random.default_rng(5)
+    pool = ["member:1", "member:2", "hashtag:ai", "中文", ""]
+    rows = [[pool[i] for i in rng.integers(0, len(pool), 4)] for _ in range(30)]
+    ids = tf.constant(rows)
+    inference, training = layer(ids, training=False), layer(ids, training=True)
+    if output_mode == "sequence":
+        np.testing.assert_array_equal(inference[1], training[1])
+        inference, training = inference[0], training[0]
+        expected = np.array([[reference_embedding(t, tables) if t else np.zeros(DIM)
+                              for t in row] for row in rows])
+    else:
+        expected = np.array([sum((reference_embedding(t, tables) for t in row if t),
+                                 np.zeros(DIM)) for row in rows])
+    np.testing.assert_array_equal(inference.numpy(), training.numpy())
+    np.testing.assert_allclose(inference.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert inference.shape == training.shape
+    # the inference graph looks up one row per distinct hash: count them through a probe
+    looked_up = []
+    original = layer.embed_hashes
+    layer.embed_hashes = lambda hashes: (looked_up.append(int(tf.size(hashes))),
+                                         original(hashes))[1]
+    try:
+        layer(ids, training=False)
+    finally:
+        del layer.embed_hashes
+    assert looked_up == [len({t for row in rows for t in row})]
