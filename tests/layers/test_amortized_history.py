@@ -289,3 +289,66 @@ def test_docstring_examples_run():
 def test_layer_is_keras_serializable_by_name():
     assert keras.saving.get_registered_object("lirank_tf>AmortizedHistoryEncoder") \
         is AmortizedHistoryEncoder
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("layout", ["one_per_row", "one_member", "mixed_members"])
+def test_every_batch_layout_matches_the_reference_in_training_and_inference(layout, training):
+    """M == B (rows of three members interleaved, histories repeated), M == 1 (one member's
+    candidates) and M == 3 grouped members: training (no deduplication, candidates grouped by
+    history row) and inference (distinct histories once, then one member or gathered keys)
+    both equal the float64 NumPy reference of the appended sequence."""
+    encoder, weights = built_encoder()
+    items, actions, candidates, masks = member_inputs(per_member=4)
+    if layout == "one_per_row":
+        order = np.arange(12) % 3
+        inputs = [items[order], actions[order], candidates, masks[order]]
+        expected = np.concatenate([reference(weights, items[m:m + 1], actions[m:m + 1],
+                                             candidates[i:i + 1], masks[m:m + 1])
+                                   for i, m in enumerate(order)])
+    elif layout == "one_member":
+        inputs = [items[2:], actions[2:], candidates, masks[2:]]
+        expected = reference(weights, *inputs)
+    else:
+        inputs = [items, actions, candidates, masks]
+        expected = reference(weights, *inputs)
+    got = encoder(*inputs, training=training).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_one_member_sent_row_by_row_uses_that_members_states_for_every_row():
+    """Inference on N rows of one member (a TF Serving request): the encoder dedups to one
+    history and every candidate reads it without a per-candidate gather; the result equals
+    the one-history call and the reference."""
+    encoder, weights = built_encoder()
+    items, actions, candidates, masks = member_inputs(masks=MASKS[2:], per_member=9)
+    rows = per_candidate(items, actions, masks, 9)
+    got = encoder(rows[0], rows[1], candidates, rows[2], training=False).numpy()
+    np.testing.assert_allclose(got, reference(weights, items, actions, candidates, masks),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, encoder(items, actions, candidates, masks).numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("layout", ["one_member", "one_per_row"])
+def test_every_candidate_of_a_large_batch_matches_the_reference(training, layout):
+    """512 candidates, each compared: of one member, and one per row with three members'
+    histories interleaved (training batches). The earlier ellipsis einsums
+    (``...d,dhk->...hk``, ``...hk,hkd->...d``) give wrong rows for the second half of such
+    batches under TensorFlow 2.16's oneDNN einsum (from ~64 rows with 2 intra-op threads,
+    at 512 rows with one), so trained models and served scores were wrong there."""
+    encoder, weights = built_encoder()
+    if layout == "one_member":
+        items, actions, candidates, masks = member_inputs(masks=MASKS[2:], per_member=512)
+        got = encoder(items, actions, candidates, masks, training=training).numpy()
+        expected = reference(weights, items, actions, candidates, masks)
+    else:
+        items, actions, candidates, masks = member_inputs(per_member=171)
+        order = np.arange(len(candidates)) % 3
+        got = encoder(items[order], actions[order], candidates, masks[order],
+                      training=training).numpy()
+        expected = np.concatenate([reference(weights, items[m:m + 1], actions[m:m + 1],
+                                             candidates[i:i + 1], masks[m:m + 1])
+                                   for i, m in enumerate(order)])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
