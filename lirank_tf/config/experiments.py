@@ -45,9 +45,10 @@ def _feed() -> dict[str, Any]:
     4 x 256 rather than the paper's 4 x 3500 so the model trains in minutes on a 2-core CPU.
     The history block is the amortized encoder (``candidate_fusion: append``), served with
     each member's history encoded once per request (benchmarks/serving.py). On the simulator
-    (4 days x 3,000 impressions, 1 epoch) its test AUC against TransAct's early fusion:
-    higher on all 6 tasks with data seeds 0 and 1 (+0.03 to +0.10), lower on 5 of 6 with
-    seed 5 (-0.015 to -0.028); higher on average over the three."""
+    (4 days x 3,000 impressions) its test AUC against TransAct's early fusion: after 3
+    epochs higher on all 6 tasks with data seeds 0 and 1 (+0.0002 to +0.024); after 1 epoch
+    lower on all 6 with seeds 0 and 1 (0.02-0.03) and mixed with seed 5: it starts slower
+    and ends ahead. (Measured 2026-12-07, after the layer's oneDNN einsum fix.)"""
     return deep_merge(_lirank_base(), {
         "name": "feed",
         "features": {
