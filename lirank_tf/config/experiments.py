@@ -46,9 +46,10 @@ def _feed() -> dict[str, Any]:
     The history block is the amortized encoder (``candidate_fusion: append``), served with
     each member's history encoded once per request (benchmarks/serving.py). On the simulator
     (4 days x 3,000 impressions) its test AUC against TransAct's early fusion: after 3
-    epochs higher on all 6 tasks with data seeds 0 and 1 (+0.0002 to +0.024); after 1 epoch
-    lower on all 6 with seeds 0 and 1 (0.02-0.03) and mixed with seed 5: it starts slower
-    and ends ahead. (Measured 2026-12-07, after the layer's oneDNN einsum fix.)"""
+    epochs higher on 17 of 18 task x data-seed pairs (seeds 0, 1, 5; -0.002 to +0.024);
+    after 1 epoch lower on all 6 tasks with seeds 0 and 1 (0.02-0.03) and mixed with seed
+    5: it starts slower and ends ahead. (Measured 2026-12-07, after the layer's oneDNN
+    einsum fix.)"""
     return deep_merge(_lirank_base(), {
         "name": "feed",
         "features": {
