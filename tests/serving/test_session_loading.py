@@ -15,6 +15,7 @@ from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.records import (records_to_candidates_request, records_to_examples,
                                     records_to_request)
 from lirank_tf.serving import export_serving_model
+from lirank_tf.serving.warmup import read_warmup_requests
 
 
 def requests_of(config, records) -> dict[str, dict]:
@@ -64,3 +65,22 @@ def test_the_int8_export_serves_in_a_session_as_in_tf2(tmp_path, amortized):
     if not amortized:
         del requests["serve_candidates"]
     assert_session_matches_tf2(export_dir, requests)
+
+
+def test_the_warmup_requests_replay_in_a_session(amortized_export):
+    """TF Serving replays assets.extra/tf_serving_warmup_requests through the session while
+    loading, and a failing request fails the load: each one runs there and gives the outputs
+    of tf.saved_model.load."""
+    _, _, _, export_dir = amortized_export
+    requests = read_warmup_requests(export_dir)
+    assert {name for name, _ in requests} == {"serving_default", "serve_examples",
+                                             "serve_candidates"}
+    rounds: list[dict] = []   # each signature's requests (1 and 100 rows), one per round
+    for name, inputs in requests:
+        free = next((r for r in rounds if name not in r), None)
+        if free is None:
+            rounds.append(free := {})
+        free[name] = inputs
+    assert len(rounds) == 2
+    for round_requests in rounds:
+        assert_session_matches_tf2(export_dir, round_requests)
