@@ -131,21 +131,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
-    from lirank_tf.explore.run_posterior import has_posterior
     from lirank_tf.serving.export import saved_signature_names
     from lirank_tf.training.run_directory import RunDirectory
     path = workflow.export_run(args.run, args.output_dir,
                                quantize=None if args.quantize == "none" else args.quantize,
                                overwrite=args.overwrite, root_object_table=args.root_object_table,
                                overrides=tuple(args.set or ()))
+    signatures = saved_signature_names(path)
     notes = {}
-    if has_posterior(args.run):
+    if "serve_explore" in signatures:
         new_ids = (RunDirectory(args.run).load_config().explore.root_object_scale
                    if args.root_object_table else 0)
         notes["serve_explore"] = (" (Thompson sampling; new root objects drawn from the RO "
                                   f"prior x {new_ids:g})" if new_ids > 0
                                   else " (Thompson sampling)")
-    names = ", ".join(name + notes.get(name, "") for name in saved_signature_names(path))
+    names = ", ".join(name + notes.get(name, "") for name in signatures)
     wide = f"; root-object effects from {args.root_object_table}" if args.root_object_table else ""
     print(f"exported SavedModel: {path} ({names}{wide})")
     return 0

@@ -112,7 +112,6 @@ class Untracked:
         self.value = value
 
 
-
 def backing_variables(model: keras.Model) -> list[tf.Variable]:
     """The ``tf.Variable`` behind each of ``model``'s Keras variables, to track in a module.
 
@@ -128,6 +127,7 @@ def backing_variables(model: keras.Model) -> list[tf.Variable]:
         raise TypeError(f"export: the model's variables {wrong} are not backed by tf.Variable "
                         "(is the model built with the TensorFlow backend?)")
     return variables
+
 
 class ServingModule(tf.Module):
     """The stitched serving graph: request checks -> transformation model -> ranking model

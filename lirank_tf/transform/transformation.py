@@ -201,13 +201,13 @@ class TransformationModel(tf.Module):
         sizes = tf.stack([tf.size(values) for values in flat])
         strings_of_batch = tf.concat(flat, axis=0)
         if self._use_hash_op:
-            hashed = self._hash(strings_of_batch)
+            batch_hashes = self._hash(strings_of_batch)
         else:
             # the stock-op hash costs per string; a request repeats most of its strings (one
             # member's history and lists on each of its N candidate rows): hash each once
             distinct, index = tf.unique(strings_of_batch, out_idx=tf.int32)
-            hashed = tf.gather(self._hash(distinct), index)
-        hashes = tf.split(hashed, sizes, num=len(names))
+            batch_hashes = tf.gather(self._hash(distinct), index)
+        hashes = tf.split(batch_hashes, sizes, num=len(names))
         results = {}
         for name, part in zip(names, hashes):
             hashed = tf.reshape(part, tf.shape(strings[name]))
