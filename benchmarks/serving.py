@@ -52,6 +52,7 @@ from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.metrics import auc
 from lirank_tf.serving import ServingModule, export_serving_model
+from lirank_tf.serving.session import SessionExport, first_error_line
 from lirank_tf.data.records import records_to_candidates_request, records_to_request
 from lirank_tf.training.trainer import train
 from lirank_tf.workflow import load_run
@@ -184,30 +185,23 @@ def latency_table(config, paths: list[tuple[str, str, str]], records: list[dict]
 def session_latency_table(paths: list[tuple[str, str]], request: dict, count: int,
                           requests: int, threads: int) -> str:
     """``paths``: (label, export dir). Each export restored into a TF1 ``Session`` from its
-    MetaGraph, as TF Serving's loader does, and ``serving_default`` run through
-    ``Session.run`` with ``request``; an export that cannot run there says why."""
+    MetaGraph, as TF Serving's loader does (`lirank_tf.serving.session.SessionExport`), and
+    ``serving_default`` run through ``Session.run`` with ``request``; an export that cannot
+    run there says why."""
     lines = ["| export | N | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
-    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads,
-                                      inter_op_parallelism_threads=threads)
+    feeds = {name: value.numpy() for name, value in request.items()}
     for label, path in paths:
-        graph = tf.Graph()
-        with graph.as_default(), tf.compat.v1.Session(graph=graph, config=config) as session:
-            meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], path)
-            definition = meta_graph.signature_def["serving_default"]
-            feeds = {definition.inputs[k].name: v.numpy() for k, v in request.items()}
-            fetches = definition.outputs["score"].name
+        with SessionExport(path, threads=threads) as session:
             try:
                 for _ in range(5):
-                    session.run(fetches, feeds)
+                    session.run("serving_default", feeds, outputs=["score"])
             except tf.errors.OpError as error:
-                reason = next((line.strip() for line in error.message.splitlines()
-                               if line.strip() and "Graph execution error" not in line), "")
-                lines.append(f"| {label} | {count} | fails: {reason[:80]} | |")
+                lines.append(f"| {label} | {count} | fails: {first_error_line(error)[:80]} | |")
                 continue
             times = []
             for _ in range(requests):
                 started = time.perf_counter()
-                session.run(fetches, feeds)
+                session.run("serving_default", feeds, outputs=["score"])
                 times.append(time.perf_counter() - started)
         p50, p99 = np.percentile(times, [50, 99]) * 1e3
         lines.append(f"| {label} | {count} | {p50:.2f} | {p99:.2f} |")

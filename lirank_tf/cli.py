@@ -132,11 +132,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
     from lirank_tf.serving.export import saved_signature_names
+    from lirank_tf.serving.warmup import read_warmup_requests
     from lirank_tf.training.run_directory import RunDirectory
     path = workflow.export_run(args.run, args.output_dir,
                                quantize=None if args.quantize == "none" else args.quantize,
                                overwrite=args.overwrite, root_object_table=args.root_object_table,
-                               overrides=tuple(args.set or ()))
+                               overrides=tuple(args.set or ()),
+                               check_serving=not args.skip_serving_check)
     signatures = saved_signature_names(path)
     notes = {}
     if "serve_explore" in signatures:
@@ -148,6 +150,10 @@ def _export(args: argparse.Namespace) -> int:
     names = ", ".join(name + notes.get(name, "") for name in signatures)
     wide = f"; root-object effects from {args.root_object_table}" if args.root_object_table else ""
     print(f"exported SavedModel: {path} ({names}{wide})")
+    if not args.skip_serving_check:
+        warmup = len(read_warmup_requests(path))
+        print(f"checked as TF Serving loads it: every variable restored in a TF1 session, "
+              f"{warmup} warm-up requests replayed")
     return 0
 
 
@@ -271,7 +277,9 @@ def _add_export(commands) -> None:
     export = _command(
         commands, "export", "the serving SavedModel (raw features in, scores out)",
         "Writes the serving SavedModel of a run: serving_default and serve_examples, plus "
-        "serve_explore when the run has a posterior (`lirank-tf explore`).",
+        "serve_explore when the run has a posterior (`lirank-tf explore`). Before it is "
+        "published, the export is loaded as TF Serving loads it (a TF1 session) and its "
+        "warm-up requests replayed there; one that fails is not published.",
         "lirank-tf export --run runs/first --output-dir exports/first --quantize int8")
     export.add_argument("--run", required=True, metavar="DIR",
                         help="run directory of `lirank-tf train`")
@@ -283,6 +291,9 @@ def _add_export(commands) -> None:
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.add_argument("--root-object-table", metavar="TABLE",
                         help="add the root-object effects of TABLE (`lirank-tf root-objects fit`)")
+    export.add_argument("--skip-serving-check", action="store_true",
+                        help="publish without loading the export as TF Serving does first "
+                             "(saves the few seconds of the check)")
     _add_set_flag(export, "the run's config, for this export")
     export.set_defaults(handler=_export)
 

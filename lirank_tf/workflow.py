@@ -37,6 +37,7 @@ from lirank_tf.incremental import IncrementalTrainResult
 from lirank_tf.incremental import train_incremental as _train_incremental
 from lirank_tf.layers.quantized import check_quantize, quantize_embedding_tables
 from lirank_tf.serving import export_serving_model
+from lirank_tf.serving.session import check_serving_load
 from lirank_tf.training.atomic import publish_directory, recover_publish
 from lirank_tf.training.lock import DirectoryLock
 from lirank_tf.training.run import check_finished_run, load_run  # noqa: F401 (public here too)
@@ -142,7 +143,7 @@ def explore_run(run_dir: str | Path, previous_run_dir: str | Path | None = None)
 def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
                quantize: str | None = None, overwrite: bool = False,
                root_object_table: str | Path | None = None,
-               overrides: Sequence[str] = ()) -> Path:
+               overrides: Sequence[str] = (), check_serving: bool = True) -> Path:
     """Writes the serving SavedModel of a finished run (default ``DIR/export``); with the run's
     Neural-Linear posterior (``explore.enabled``, LiRank §3.8) it also has ``serve_explore``;
     with ``root_object_table`` (written by `fit_root_objects`, LiRank §3.9) every signature adds
@@ -155,7 +156,10 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
     removed (`lirank_tf.training.atomic.publish_directory`). ``overrides``: ``--set`` values
     applied to the run's config for this export (e.g. ``export.quantize=int8``,
     ``explore.exploration_scale=0.5``). The export holds its resolved config in
-    ``assets.extra/lirank_config.yaml``."""
+    ``assets.extra/lirank_config.yaml``. With ``check_serving`` (default) the export is loaded
+    as TF Serving loads it and its warm-up requests replayed there before it is published
+    (`lirank_tf.serving.session.check_serving_load`): an export that fails there is never
+    published, and an earlier one stays in place."""
     config, transform, model = load_run(run_dir)
     config = override_config(config, overrides)
     target = Path(export_dir) if export_dir else RunDirectory(run_dir).export_dir
@@ -176,6 +180,8 @@ def export_run(run_dir: str | Path, export_dir: str | Path | None = None, *,
             # the resolved config beside the SavedModel (TF Serving ignores assets.extra/)
             config.replace(export=config.export.replace(quantize=quantize)).save(
                 partial / "assets.extra" / "lirank_config.yaml")
+            if check_serving:
+                check_serving_load(partial)
             publish_directory(partial, target, replace=overwrite)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)

@@ -97,3 +97,22 @@ def test_a_failed_swap_leaves_the_old_export_in_place(run, tmp_path, monkeypatch
     with pytest.raises(OSError, match="disk went away"):
         export_run(run, target, overwrite=True)
     assert _files(target) == old and _leftovers(target) == []
+
+
+def test_an_export_tf_serving_could_not_load_is_never_published(run, tmp_path, monkeypatch):
+    """The check before publishing (`check_serving_load`): an export whose variables a TF1
+    session would not restore (the Keras variables tracked themselves, the bug
+    `backing_variables` fixed) fails the export, and the earlier export stays in place."""
+    from lirank_tf.serving import export as export_module
+    from lirank_tf.serving.session import ServingLoadError
+
+    target = export_run(run, tmp_path / "export")
+    old = _files(target)
+    monkeypatch.setattr(export_module, "backing_variables", lambda model: list(model.variables))
+    with pytest.raises(ServingLoadError, match="not restored when loaded as TF Serving"):
+        export_run(run, target, overwrite=True)
+    assert _files(target) == old and _leftovers(target) == []
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ServingLoadError):
+        export_run(run, fresh)
+    assert not fresh.exists() and _leftovers(fresh) == []

@@ -4,9 +4,11 @@ every signature gives the outputs of ``tf.saved_model.load``, for fp32 and int8 
 The explore and root-object exports are checked in tests/explore and tests/wide."""
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from serving_test_models import build_serving_parts, keras_scores, make_records
 from session_loading import SessionExport, assert_session_matches_tf2, variable_handles
 
@@ -14,8 +16,10 @@ from lirank_tf.config import ExportConfig
 from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.data.records import (records_to_candidates_request, records_to_examples,
                                     records_to_request)
+from lirank_tf.serving import export as export_module
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.warmup import read_warmup_requests
+from lirank_tf.serving.session import ServingLoadError, check_serving_load
+from lirank_tf.serving.warmup import WARMUP_FILE, prediction_log, read_warmup_requests
 
 
 def requests_of(config, records) -> dict[str, dict]:
@@ -84,3 +88,42 @@ def test_the_warmup_requests_replay_in_a_session(amortized_export):
     assert len(rounds) == 2
     for round_requests in rounds:
         assert_session_matches_tf2(export_dir, round_requests)
+
+
+def test_check_serving_load_replays_every_warmup_request(amortized_export):
+    _, _, _, export_dir = amortized_export
+    replayed, seconds = check_serving_load(export_dir)
+    assert replayed == len(read_warmup_requests(export_dir)) == 6 and seconds > 0
+
+
+def test_check_serving_load_names_a_variable_tf_serving_would_not_restore(tmp_path, monkeypatch):
+    """The Keras 3 variables tracked themselves (the bug `backing_variables` fixed): loads in
+    TF2, fails in a TF1 session, and the check names a variable."""
+    config, transform, model = build_serving_parts(amortized=False)
+    monkeypatch.setattr(export_module, "backing_variables", lambda m: list(m.variables))
+    export_dir = export_serving_model(config, transform, model, tmp_path / "keras_variables")
+    tf_loaded = tf.saved_model.load(str(export_dir))
+    assert "serving_default" in tf_loaded.signatures
+    with pytest.raises(ServingLoadError, match=r"variable\(s\) are not restored .* e\.g\. '"):
+        check_serving_load(export_dir)
+
+
+def test_check_serving_load_names_the_failing_warmup_request(amortized_export, tmp_path):
+    """A warm-up request that fails in the session (here one row too few in one feature)
+    fails TF Serving's load: the check names the request, its signature and the reason."""
+    _, _, _, export_dir = amortized_export
+    copy = tmp_path / "export"
+    shutil.copytree(export_dir, copy)
+    requests = read_warmup_requests(copy)
+    index, inputs = next((i, inputs) for i, (name, inputs) in enumerate(requests)
+                         if name == "serving_default" and len(next(iter(inputs.values()))) > 1)
+    first = sorted(inputs)[0]
+    requests[index] = ("serving_default", dict(inputs, **{first: inputs[first][:-1]}))
+    with tf.io.TFRecordWriter(str(copy / WARMUP_FILE)) as writer:
+        for name, request in requests:
+            writer.write(prediction_log(name, request))
+    with pytest.raises(ServingLoadError, match=rf"warm-up request {index} \(serving_default, "
+                                               r"\d+ rows\) "
+                                               r"fails in a TF1 session.*: \S") as error:
+        check_serving_load(copy)
+    assert f"feature {first} must have one row per candidate" in str(error.value)

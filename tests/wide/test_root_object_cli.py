@@ -18,6 +18,7 @@ from lirank_tf.data.raw_features import raw_fields
 from lirank_tf.explore.run_posterior import load_run_explorer
 from lirank_tf.data.records import records_to_request
 from lirank_tf.training.pipeline import training_dataset
+from lirank_tf.serving.warmup import read_warmup_requests
 from lirank_tf.workflow import train  # with the explore posterior hook
 from lirank_tf.wide import RootObjectEffects
 from lirank_tf.wide.export import NEW_ID_STREAM
@@ -104,7 +105,11 @@ def test_export_adds_the_effects_to_every_signature_and_update_swaps_them(fitted
     target = root / "export"
     assert main(["export", "--run", str(root / "run"), "--output-dir", str(target),
                  "--root-object-table", str(table)]) == 0
-    assert "root-object effects from" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "root-object effects from" in out
+    warmup = len(read_warmup_requests(target))
+    assert warmup > 0 and (f"checked as TF Serving loads it: every variable restored in a TF1 "
+                           f"session, {warmup} warm-up requests replayed") in out
     config, transform, model = load_run(root / "run")
     records, request = request_of(manifest, config)
     ids = [r["root_object_id"] for r in records]
@@ -170,8 +175,9 @@ def test_serve_explore_draws_new_root_objects_from_the_prior(fitted, tmp_path, c
     config.save(run / "config.yaml")
     target = tmp_path / "export"
     assert main(["export", "--run", str(run), "--output-dir", str(target),
-                 "--root-object-table", str(table)]) == 0
-    assert "new root objects drawn from the RO prior x 0.7" in capsys.readouterr().out
+                 "--root-object-table", str(table), "--skip-serving-check"]) == 0
+    out = capsys.readouterr().out
+    assert "new root objects drawn from the RO prior x 0.7" in out and "checked as" not in out
     config, transform, model = load_run(run)
     effects = RootObjectEffects.load(table)          # l2 = 2: prior std 1 / sqrt(2)
     records, _ = request_of(manifest, config, count=400)
