@@ -41,8 +41,8 @@ import yaml
 from lirank_tf.config.base import ConfigError
 from lirank_tf.config.experiments import INIT_CONFIG_MODELS as MODELS
 from lirank_tf.config.recipe import (EMBEDDING_L2, EPOCH_CAP,  # noqa: F401 (public here too)
-                                     EPOCHS_WITHOUT_VALIDATION, dcnv2_training, model_defaults,
-                                     recipe_notes)
+                                     EPOCHS_WITHOUT_VALIDATION, MAX_RARE_SHARE, MIN_COUNT,
+                                     dcnv2_training, id_min_count, model_defaults, recipe_notes)
 from lirank_tf.config.schema import ExperimentConfig
 from lirank_tf.data.avro_file import open_avro, record_count
 from lirank_tf.data.column_kinds import (DENSE, DENSE_VECTOR, ID, ID_LIST, LABEL, LEFT_OUT,
@@ -207,6 +207,16 @@ def _id_feature(name: str, base: Any, nullable: bool, values: list, total: int, 
             ColumnChoice(name, _shown_type(base, nullable), ID, reason, distinct, cardinality))
 
 
+def _with_min_count(feature: dict, note: str, ids: list, total: int) -> str:
+    """Sets ``feature["min_count"]`` by the recipe's rule (`id_min_count`, dcnv2) from the
+    column's sampled ``ids`` of ~``total``; returns ``note`` saying what was chosen."""
+    feature["min_count"] = id_min_count(ids, total)
+    if feature["min_count"]:
+        return f"{note}; ids seen < {feature['min_count']} times share one row (min_count)"
+    return (f"{note}; min_count 0: the sample puts >= {MAX_RARE_SHARE:.0%} of its ids below "
+            f"{MIN_COUNT} occurrences")
+
+
 def _shown_type(base: Any, nullable: bool) -> str:
     """The Avro type in the table: ``null|string`` for a nullable string."""
     return ("null|" if nullable else "") + _type_name(base)
@@ -297,6 +307,9 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
         if kind == ID:
             table, feature, note, choice = _id_feature(name, base, nullable, values, total, dim,
                                                        reason, len(records))
+            if model == "dcnv2":
+                note = _with_min_count(feature, note, values,
+                                       round(total * len(values) / max(1, len(records))))
             tables.append(table)
             ids.append(feature)
         elif kind == DENSE:
@@ -315,6 +328,10 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
             if table is not None:
                 tables.append(table)
             if choice.kind == ID_LIST:
+                if model == "dcnv2":
+                    flat = [x for v in values for x in v]
+                    note = _with_min_count(feature, note, flat,
+                                           round(total * len(flat) / max(1, len(values))))
                 ids.append(feature)
             elif choice.kind == DENSE_VECTOR:
                 dense.append(feature)

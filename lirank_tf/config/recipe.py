@@ -1,8 +1,11 @@
-"""The training recipe `lirank-tf init-config` writes: the dcnv2 model block and its
-``training`` block (what it is and how it was measured, below), and the YAML comment lines
-that explain it."""
+"""The training recipe `lirank-tf init-config` writes: the dcnv2 model block, its
+``training`` block and the ``min_count`` of its id columns (what they are and how they were
+measured, below), and the YAML comment lines that explain them."""
 
 from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
 
 
 # The dcnv2 training recipe (measured with benchmarks/own_data.py on MovieLens-100K, both
@@ -22,17 +25,27 @@ from __future__ import annotations
 # * mlp_batch_norm stays off: global split +0.004 AUC (3 seeds), per-user split -0.003 AUC
 #   (2 seeds) and O/E 0.88 on one; dropout 0.2 instead of 0.1 and EMBEDDING_L2 0.03 moved
 #   global AUC by less than its seed sd (0.7053, 0.7067 against 0.7060).
-# * ids stay hashed, without a min-count vocabulary (issue 22). Measured by rewriting the
-#   Avro files (ids seen < k times in training -> one shared token, in every split), paired
-#   with the hashed baseline seed for seed. Global split (~85% of the test rows from unseen
-#   users, who land on the token): user_id k=1 -0.0002 AUC, user_id + item_id +
-#   recent_item_ids k=1 -0.0001 (3 seeds), k=5 +0.0015 +- 0.0040 AUC and -0.0008 log loss
-#   (6 seeds: 0.7077 +- 0.0033 against 0.7062 +- 0.0066): within noise. A *trained* shared
-#   "new user" row lost: user_id k=30 (143 users, 4% of the training rows) -0.007, 20% of
-#   the training rows' user_id on the token -0.037, no user_id at all -0.028. Per-user split
-#   (no unseen users; ~1% of the training rows and 3.5% of the test rows on the rare-item
-#   token), k=5: 0.7962 +- 0.0005 AUC, 0.5570 +- 0.0038 log loss against 0.7932 +- 0.0005,
-#   0.5609 (3 seeds): a gain from the rare-item row, not from unseen users.
+# * min-count vocabulary (features.ids[].min_count, issue 22): ids seen fewer than MIN_COUNT
+#   times in the training files, and unseen ids, share one "rare" row. Rule: min_count
+#   MIN_COUNT on every id and id-list column, except a column where the sample puts
+#   MAX_RARE_SHARE or more of the id occurrences on the rare token (an id seen c times in a
+#   sample of n of ~N occurrences is counted c N / n times): there min_count stays 0. The
+#   exception guards against what the measurements below saw lose: a trained shared row many
+#   training rows sit on (MAX_RARE_SHARE 10% lies between the ~1% that gained and the 20%
+#   that lost 0.037; a guard, not a tuned value). On data sets far larger than the
+#   5000-record sample it never fires (each sampled occurrence stands for >= MIN_COUNT).
+#   Measured first by rewriting the Avro files (paired with the hashed baseline, seed for
+#   seed): per-user split (no unseen users; ~1% of the training rows and 3.5% of the test
+#   rows on the rare-item token), item_id + recent_item_ids at k=5: 0.7962 +- 0.0005 AUC,
+#   0.5570 log loss against 0.7932 +- 0.0005, 0.5609 (3 seeds). Global split (~85% of the
+#   test rows from unseen users, who land on the token): user_id + item_id + recent_item_ids
+#   k=5 +0.0015 +- 0.0040 AUC, -0.0008 log loss (6 seeds): within noise; user_id k=1 -0.0002,
+#   but user_id k=30 (143 users, 4% of the training rows) -0.007 and 20% of the training rows'
+#   user_id on the token -0.037. The untouched init-config path with this rule (min_count 5
+#   on all 9 ml-100k id columns, recent_item_ids counted on its own occurrences; 3 seeds,
+#   paired with the path without it): per-user 0.7946 AUC, 0.5585 log loss (+0.0014 +- 0.0009
+#   AUC, -0.0024 log loss), global 0.7077, 0.6241 (+0.0016 +- 0.0045 AUC, +0.0023 +- 0.0044
+#   log loss: noise); benchmarks/own_data.py's docstring, dcnv2 rows.
 # * plateau learning-rate halving after 1 epoch without gain (Adam 1e-3, AdaGrad 0.2 for the
 #   rows: each id row gets few updates on ~1e5 records and AdaGrad's accumulators damp frequent
 #   rows; batch 1024 / AdaGrad 0.05 lost ~0.007 test AUC on MovieLens-100K).
@@ -41,6 +54,20 @@ from __future__ import annotations
 EMBEDDING_L2 = 0.01
 EPOCH_CAP = 30
 EPOCHS_WITHOUT_VALIDATION = 5
+MIN_COUNT = 5
+MAX_RARE_SHARE = 0.1
+
+
+def id_min_count(values: Sequence, total: int) -> int:
+    """``min_count`` of an id (or id-list) column by the rule above: ``values`` are the
+    column's sampled ids (a list's ids flattened), ``total`` the estimated number of them in
+    the training files. MIN_COUNT, or 0 when the estimated share of occurrences on the rare
+    token is MAX_RARE_SHARE or more (or the sample holds no id)."""
+    if not values:
+        return 0
+    scale = max(1.0, total / len(values))
+    rare = sum(count for count in Counter(values).values() if count * scale < MIN_COUNT)
+    return MIN_COUNT if rare / len(values) < MAX_RARE_SHARE else 0
 
 
 def dcnv2_training(has_validation: bool) -> dict:
@@ -68,6 +95,12 @@ def recipe_notes(config: dict) -> list[str]:
     if training.get("reduce_lr_patience"):
         lines.append(f"#   learning rates halved after {training['reduce_lr_patience']} epoch(s) "
                      "without gain")
+    counted = [f["name"] for f in config["features"]["ids"] if f.get("min_count")]
+    if counted:
+        lines.append(f"#   features.ids[].min_count: ids seen fewer than {MIN_COUNT} times in the "
+                     "training files (and unseen ids) share one row; on for "
+                     f"{len(counted)} of {len(config['features']['ids'])} id columns (off where "
+                     f"the sample puts >= {MAX_RARE_SHARE:.0%} of the ids on that row)")
     if model.get("embedding_l2"):
         lines.append(f"#   model.embedding_l2: {model['embedding_l2']} x the batch mean squared "
                      "norm of the embedding rows each batch looks up")

@@ -33,6 +33,20 @@ class IdFeatureConfig(ConfigBase):
     dtype: Literal["string", "int64"] = "string"
     pooling: Literal["sum", "mean"] = "mean"
     max_length: int = 50
+    # min-count vocabulary (0 = off: every id hashed as it is): ids seen fewer than
+    # ``min_count`` times in the training files (an id list counts each occurrence), and ids
+    # never seen there, are hashed as one shared token, ``lirank_tf.transform.vocabulary.
+    # RARE_ID``, in training and serving alike; the vocabulary is counted by ``lirank-tf
+    # train`` and kept with the run (`lirank_tf.training.vocabulary`). "No id" ("" / -1) stays
+    # "no id". The history's items and candidate take the vocabulary of the id feature named
+    # ``history.candidate_field`` when it is on ``history.item_table`` (HistoryConfig).
+    min_count: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_count, bool) or not isinstance(self.min_count, int) \
+                or self.min_count < 0:
+            raise ConfigError(f"features.ids[{self.name}].min_count: expected an int >= 0 "
+                              f"(0: off), got {self.min_count!r}")
 
 
 @dataclasses.dataclass
@@ -47,7 +61,12 @@ class DenseFeatureConfig(ConfigBase):
 
 @dataclasses.dataclass
 class HistoryConfig(ConfigBase):
-    """The member's interaction history (LiRank §3.7): item ids and action types."""
+    """The member's interaction history (LiRank §3.7): item ids and action types.
+
+    Min-count vocabulary: the history has none of its own. When the id feature named
+    ``candidate_field`` has ``min_count`` > 0 and lives on ``item_table``, the history's items
+    and the history candidate are mapped with that feature's vocabulary (counted on the
+    candidate column), so an item keeps one embedding row as candidate and in histories."""
 
     item_field: str = "history_item_ids"
     action_field: str = "history_action_types"
@@ -185,6 +204,9 @@ class TrainingConfig(ConfigBase):
     batch_size: int = 512
     epochs: int = 2
     learning_rate: float = 2e-3
+    # the optimizer of the embedding rows (LiRank §6.2: AdaGrad for models with many sparse
+    # features, Adam otherwise) and its learning rate; dense weights always use Adam
+    sparse_optimizer: Literal["adagrad", "adam"] = "adagrad"
     sparse_learning_rate: float = 0.05
     warmup_fraction: float = 0.1
     # LiRank §6.2: the warm-up fraction grows with the batch size (x2 per doubling over
@@ -296,6 +318,12 @@ class ExperimentConfig(ConfigBase):
             if feature.table not in table_names:
                 raise ConfigError(f"features.ids[{feature.name}].table: no table named "
                                   f"{feature.table!r}; tables: {sorted(table_names)}")
+        for role in ("setwise_group", "route_feature"):
+            # their hashes are compared: rare ids sharing one token would look alike
+            named = getattr(self.model, role)
+            if any(f.name == named and f.min_count for f in self.features.ids):
+                raise ConfigError(f"features.ids[{named}].min_count: must be 0 for the feature "
+                                  f"of model.{role} (its ids are compared, not embedded)")
         history = self.features.history
         if history is not None and history.item_table not in table_names:
             raise ConfigError(f"features.history.item_table: no table named "

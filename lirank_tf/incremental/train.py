@@ -154,7 +154,11 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
                                           cold_weight, forgetting_factor)
 
         keras.utils.set_random_seed(config.training.seed)
-        transform = TransformationModel(config.features, previous_transform.statistics)
+        # the previous run's statistics and min-count vocabulary, not refitted on the new
+        # period: the warm-started rows keep meaning the same ids (a rare id of the cold
+        # start stays on the rare row even if the new period sees it often)
+        transform = TransformationModel(config.features, previous_transform.statistics,
+                                        vocabulary=previous_transform.vocabulary)
         train_files = expand_globs(config.data.train, "data.train")
         valid_files = expand_globs(config.data.valid, "data.valid") if config.data.valid else []
         check_files(config, train_files + valid_files)
@@ -169,7 +173,7 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         attach_fisher_penalty(model, anchors)
         compile_model(model, config, steps)
         validation = validation_callbacks(config, valid_data is not None)
-        run.start(transform.statistics)     # the checks passed: write the run
+        run.start(transform.statistics, transform.vocabulary)  # the checks passed: write the run
         started = time.perf_counter()
         try:
             # the run's backup restores the state of an interrupted run over the warm start

@@ -9,23 +9,27 @@ import keras
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.tasks import MultiTask
-from lirank_tf.training.optimizers import DenseSparseOptimizer, make_training_optimizer
+from lirank_tf.training.optimizers import (DenseSparseOptimizer, make_sparse_optimizer,
+                                           make_training_optimizer)
 from lirank_tf.training.progress import CompactProgress
 from lirank_tf.training.run import Run
 
 
 def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """LiRank §6.2: Adam (warm-up schedule) for dense and AdaGrad for embedding variables in
-    one step, with global gradient clipping. With ``reduce_lr_patience`` the dense rate is a
-    plain variable instead (no warm-up), scaled down on validation plateaus."""
+    """LiRank §6.2: Adam (warm-up schedule) for dense and ``training.sparse_optimizer``
+    (AdaGrad by default) for embedding variables in one step, with global gradient clipping.
+    With ``reduce_lr_patience`` the dense rate is a plain variable instead (no warm-up),
+    scaled down on validation plateaus."""
     training = config.training
     if training.reduce_lr_patience:
         return DenseSparseOptimizer(keras.optimizers.Adam(training.learning_rate),
-                                    keras.optimizers.Adagrad(training.sparse_learning_rate),
+                                    make_sparse_optimizer(training.sparse_optimizer,
+                                                          training.sparse_learning_rate),
                                     global_clipnorm=training.clipnorm or None)
     return make_training_optimizer(
         training.learning_rate, max(1, steps_per_epoch * training.epochs),
         sparse_learning_rate=training.sparse_learning_rate,
+        sparse_optimizer=training.sparse_optimizer,
         warmup_fraction=training.warmup_fraction, batch_size=training.batch_size,
         base_batch_size=training.base_batch_size, max_warmup_fraction=training.max_warmup_fraction,
         decay=training.decay, global_clipnorm=training.clipnorm or None)

@@ -259,11 +259,25 @@ class DenseSparseOptimizer(keras.optimizers.MultiOptimizer):
         return cls(**config)
 
 
+SPARSE_OPTIMIZERS = {"adagrad": keras.optimizers.Adagrad, "adam": keras.optimizers.Adam}
+
+
+def make_sparse_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """The embedding rows' optimizer: "adagrad" (LiRank §6.2's choice for models with many
+    sparse features) or "adam", at the constant ``learning_rate``."""
+    if name not in SPARSE_OPTIMIZERS:
+        raise ValueError(f"sparse_optimizer: expected one of {sorted(SPARSE_OPTIMIZERS)}, "
+                         f"got {name!r}")
+    return SPARSE_OPTIMIZERS[name](
+        learning_rate=float(_check_positive("sparse_learning_rate", learning_rate)))
+
+
 def make_training_optimizer(
     learning_rate: float,
     total_steps: int,
     *,
     sparse_learning_rate: float = 0.05,
+    sparse_optimizer: str = "adagrad",
     warmup_fraction: float = 0.5,
     batch_size: int | None = None,
     base_batch_size: int | None = None,
@@ -294,7 +308,6 @@ def make_training_optimizer(
                                           max_warmup_fraction)
     schedule = WarmupSchedule(learning_rate, total_steps, warmup_fraction=fraction, decay=decay)
     dense = keras.optimizers.Adam(learning_rate=schedule)
-    sparse = keras.optimizers.Adagrad(
-        learning_rate=float(_check_positive("sparse_learning_rate", sparse_learning_rate)))
+    sparse = make_sparse_optimizer(sparse_optimizer, sparse_learning_rate)
     return DenseSparseOptimizer(dense, sparse, embedding_pattern=embedding_pattern,
                                 global_clipnorm=global_clipnorm)

@@ -39,7 +39,7 @@ from lirank_tf.training.atomic import write_json_atomic
 from lirank_tf.training.lock import DirectoryLock
 from lirank_tf.training.run_directory import (FAILED, FINISHED, FOREIGN, NEW, RUNNING,
                                               RunDirectory)
-from lirank_tf.transform import DenseStatistics, TransformationModel
+from lirank_tf.transform import DenseStatistics, IdVocabulary, TransformationModel
 
 
 def _now() -> str:
@@ -127,9 +127,11 @@ class Run(RunDirectory):
         finally:
             self.close()
 
-    def start(self, statistics: DenseStatistics | None = None) -> None:
+    def start(self, statistics: DenseStatistics | None = None,
+              vocabulary: IdVocabulary | None = None) -> None:
         """From here the directory holds the run: clears what it replaces, writes the state
-        (running), the resolved config and ``statistics`` (None: keep the saved ones)."""
+        (running), the resolved config, ``statistics`` (None: keep the saved ones) and the
+        min-count ``vocabulary`` (None: none, or keep the saved one)."""
         if not self.lock.held:
             raise RuntimeError("Run.start before Run.open")
         if self._replace and self.path.exists():
@@ -145,6 +147,8 @@ class Run(RunDirectory):
         self.write_state(self._record)
         if not self.resuming:
             self.save_config(self.config)
+        if vocabulary is not None:   # before the statistics, whose file says "fitted" on resume
+            self.save_vocabulary(vocabulary)
         if statistics is not None:
             self.save_statistics(statistics)
 
@@ -234,7 +238,8 @@ def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, TransformationModel
         raise FileNotFoundError(f"{run.path} has no trained model ({run.model_path}): the run did "
                                 f"not finish ({run.state()}); run `lirank-tf train` again to "
                                 "resume it")
-    transform = TransformationModel(config.features, run.load_statistics())
+    transform = TransformationModel(config.features, run.load_statistics(),
+                                    vocabulary=run.load_vocabulary())
     model = keras.saving.load_model(run.model_path)
     return config, transform, model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.training.atomic import write_json_atomic
-from lirank_tf.transform import DenseStatistics
+from lirank_tf.transform import DenseStatistics, IdVocabulary
 
 # The states of `RunDirectory.state`; `lirank_tf.training.run.Run` moves a run through them.
 NEW, RUNNING, FINISHED, FAILED, FOREIGN = "new", "running", "finished", "failed", "foreign"
@@ -16,7 +16,8 @@ NEW, RUNNING, FINISHED, FAILED, FOREIGN = "new", "running", "finished", "failed"
 
 class RunDirectory:
     """``DIR/run.json`` (state, owner, per-epoch logs), ``DIR/config.yaml`` (resolved config),
-    ``DIR/transform_statistics.json``, ``DIR/backup/`` (mid-training state for resume),
+    ``DIR/transform_statistics.json``, ``DIR/id_vocabulary.json`` (the min-count vocabulary,
+    when a feature has one), ``DIR/backup/`` (mid-training state for resume),
     ``DIR/checkpoints/epoch_NNN.weights.h5``, ``DIR/model.keras`` (final), ``DIR/history.json``,
     ``DIR/logs/`` (TensorBoard), ``DIR/eval/`` and ``DIR/export/``; its lock is
     ``.DIR.lock`` beside it (`lirank_tf.training.lock`)."""
@@ -27,6 +28,7 @@ class RunDirectory:
     state_path = property(lambda self: self.path / "run.json")
     config_path = property(lambda self: self.path / "config.yaml")
     statistics_path = property(lambda self: self.path / "transform_statistics.json")
+    vocabulary_path = property(lambda self: self.path / "id_vocabulary.json")
     backup_dir = property(lambda self: self.path / "backup")
     checkpoint_dir = property(lambda self: self.path / "checkpoints")
     sharded_checkpoint_dir = property(lambda self: self.path / "sharded_checkpoints")
@@ -72,6 +74,15 @@ class RunDirectory:
 
     def load_statistics(self) -> DenseStatistics:
         return DenseStatistics.from_dict(json.loads(self.statistics_path.read_text()))
+
+    def save_vocabulary(self, vocabulary: IdVocabulary) -> None:
+        write_json_atomic(self.vocabulary_path, vocabulary.to_dict())
+
+    def load_vocabulary(self) -> IdVocabulary | None:
+        """The run's min-count vocabulary; None when it has none (no min-count feature)."""
+        if not self.vocabulary_path.exists():
+            return None
+        return IdVocabulary.from_dict(json.loads(self.vocabulary_path.read_text()))
 
     def save_config(self, config: ExperimentConfig) -> None:
         temporary = self.path / f".config.tmp-{os.getpid()}.yaml"

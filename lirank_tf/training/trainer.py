@@ -27,6 +27,7 @@ from lirank_tf.training.report import start_banner
 from lirank_tf.training.pipeline import raw_dataset, training_dataset
 from lirank_tf.training.run import Run
 from lirank_tf.training.run_directory import RunDirectory
+from lirank_tf.training.vocabulary import count_training_vocabulary
 from lirank_tf.transform import TransformationModel, fit_dense_statistics
 
 
@@ -73,10 +74,18 @@ def statistics_sample(config: ExperimentConfig, train_files: list[str],
 
 def fit_transformation(config: ExperimentConfig, train_files: list[str]) -> TransformationModel:
     """The transformation model with dense statistics fitted on a sample of the training data
-    (`statistics_sample`)."""
+    (`statistics_sample`) and the min-count id vocabulary counted over all of it
+    (`lirank_tf.training.vocabulary`; none without a min-count feature)."""
     statistics = fit_dense_statistics(statistics_sample(config, train_files), config.features.dense,
                                       max_batches=STATISTICS_BATCHES + STATISTICS_FILES)
-    return TransformationModel(config.features, statistics)
+    return TransformationModel(config.features, statistics,
+                               vocabulary=count_training_vocabulary(config, train_files))
+
+
+def saved_transformation(config: ExperimentConfig, run: RunDirectory) -> TransformationModel:
+    """The transformation model of the statistics and vocabulary saved in ``run``."""
+    return TransformationModel(config.features, run.load_statistics(),
+                               vocabulary=run.load_vocabulary())
 
 
 def validation_callbacks(config: ExperimentConfig, has_validation: bool) -> list:
@@ -152,7 +161,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         train_files, valid_files = data_files(config)
         check_files(config, train_files + valid_files)
         saved = run.resuming and run.statistics_path.exists()
-        transform = (TransformationModel(config.features, run.load_statistics()) if saved
+        transform = (saved_transformation(config, run) if saved
                      else fit_transformation(config, train_files))
         train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
@@ -160,7 +169,8 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         check_all(hooks, model, config)     # fails now, not after training
         compile_model(model, config, steps)
         validation = validation_callbacks(config, valid_data is not None)
-        run.start(None if saved else transform.statistics)  # the checks passed: write the run
+        # the checks passed: write the run
+        run.start(*((None, None) if saved else (transform.statistics, transform.vocabulary)))
         verbose, display = fit_display(config, steps)
         if verbose or display:
             print(start_banner(model, train_records=count_records(train_files),
@@ -246,10 +256,11 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
         if context.is_chief:
             check_files(config, train_files + valid_files)
             saved = run.resuming and run.statistics_path.exists()
-            run.start(None if saved else fit_transformation(config, train_files).statistics)
+            fitted = None if saved else fit_transformation(config, train_files)
+            run.start(*((None, None) if saved else (fitted.statistics, fitted.vocabulary)))
             run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         context.barrier()
-        transform = TransformationModel(config.features, run.load_statistics())
+        transform = saved_transformation(config, run)   # rank 0's statistics and vocabulary
         train_data, steps = worker_datasets(config, train_files, transform, context)
         # every worker validates on all the data: equal metrics, so equal early-stopping decisions
         valid_data = (training_dataset(config, valid_files, transform, shuffle=False)

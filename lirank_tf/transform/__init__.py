@@ -2,5 +2,7 @@
 
 from lirank_tf.transform.normalization import DenseStatistics, fit_dense_statistics
 from lirank_tf.transform.transformation import TransformationModel
+from lirank_tf.transform.vocabulary import RARE_ID, IdVocabulary, count_vocabulary
 
-__all__ = ["DenseStatistics", "TransformationModel", "fit_dense_statistics"]
+__all__ = ["RARE_ID", "DenseStatistics", "IdVocabulary", "TransformationModel",
+           "count_vocabulary", "fit_dense_statistics"]

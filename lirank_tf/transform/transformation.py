@@ -17,6 +17,10 @@ or as dense tensors padded with ``""`` (serving requests); numeric features ``[b
 * history: ``history_items`` and ``history_actions`` ``[batch, max_length]`` holding the last
   ``max_length`` steps right-aligned (the most recent step in the last column, padding first),
   ``history_mask`` (1.0 for real steps) and ``history_candidate`` (hash of the candidate id);
+* ids of a feature with a min-count vocabulary (``min_count`` > 0) that the vocabulary does not
+  keep are hashed as ``RARE_ID`` (``lirank_tf.transform.rare_ids``: one stock-op table lookup
+  for all such features before the one hash call), in every path: training (the C++ hash op),
+  export and serving (stock ops), ragged and dense lists;
 * ``dense``: every numeric feature squashed, standardised and concatenated, ``float32 [batch, D]``;
   missing values (NaN) and infinities (+-inf) become the feature's default, finite values are
   clipped to the feature's training range (when the statistics hold one), and standardised
@@ -33,6 +37,8 @@ from lirank_tf.config import FeaturesConfig
 from lirank_tf.layers.murmur3_tf import murmur3_x64_64
 from lirank_tf.ops.hashing import murmur3_hash
 from lirank_tf.transform.normalization import FLOAT32_MAX, DenseStatistics, standardise
+from lirank_tf.transform.rare_ids import RareIdMap
+from lirank_tf.transform.vocabulary import IdVocabulary, vocabulary_sources
 
 
 def _as_ragged(values, padding) -> tf.RaggedTensor:
@@ -116,14 +122,26 @@ def _range_constants(statistics: DenseStatistics, name: str,
 
 
 class TransformationModel(tf.Module):
-    """Raw features of one experiment -> the ranking model's dense inputs."""
+    """Raw features of one experiment -> the ranking model's dense inputs.
+
+    ``vocabulary`` (`IdVocabulary`, counted on the training data) is required when a feature
+    has ``min_count`` > 0 and must hold exactly those features; None otherwise."""
 
     def __init__(self, features: FeaturesConfig, statistics: DenseStatistics, seed: int = 0,
-                 name: str = "transformation_model") -> None:
+                 name: str = "transformation_model",
+                 vocabulary: IdVocabulary | None = None) -> None:
         super().__init__(name=name)
         self.features = features
         self.statistics = statistics
         self.seed = seed
+        self.vocabulary = vocabulary
+        sources = vocabulary_sources(features)
+        if vocabulary is None and sources:
+            raise ValueError(f"id vocabulary: feature(s) {sorted(set(sources.values()))} have "
+                             "min_count > 0 but no vocabulary was given")
+        if vocabulary is not None:
+            vocabulary.check(features)
+        self._rare_ids = RareIdMap(vocabulary, sources) if sources else None
         missing = sorted({f.name for f in features.dense} - set(statistics.mean))
         if missing:
             raise ValueError(f"statistics: no normalisation statistics for dense feature(s) {missing}")
@@ -182,6 +200,8 @@ class TransformationModel(tf.Module):
             strings["history_candidate"] = tf.reshape(raw[history.candidate_field], [-1])
             outputs["history_actions"] = action_ids
             outputs["history_mask"] = tf.cast(tf.not_equal(item_strings, ""), tf.float32)
+        if self._rare_ids is not None:
+            strings = self._rare_ids(strings)
         outputs.update(self._hash_together(strings))
         if self.features.dense:
             outputs["dense"] = self._dense(raw)

@@ -6,7 +6,8 @@ the config's model):
 
     parameter                config key                        range
     learning_rate            training.learning_rate            log-uniform [1e-4, 1e-2]
-    sparse_learning_rate     training.sparse_learning_rate     log-uniform [0.01, 0.5]
+    sparse_learning_rate     training.sparse_learning_rate     log-uniform [0.01, 0.5] (AdaGrad)
+                                                               or [1e-4, 1e-2] (Adam)
     batch_size               training.batch_size               {128, 256, 512, 1024}
     dropout                  model.dropout                     uniform [0, 0.5]
     embedding_l2             model.embedding_l2                {0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01,
@@ -23,8 +24,9 @@ has a cross network: the ``dcnv2`` model, or ``model.interaction`` dcnv2 / resid
 
 Every range also holds the config's own value (widened, or the value added to the choices),
 so the untouched config is a point of its own space (`config_values`: the search's trial 0).
-The learning rates are those of LiRank §6.2's optimizer pair (Adam for dense, AdaGrad for
-embedding rows). A point is applied as ``--set`` overrides (`overrides`), so each sampled
+The learning rates are those of LiRank §6.2's optimizer pair (Adam for dense, AdaGrad or,
+with ``training.sparse_optimizer: adam``, Adam for embedding rows: the row rate's range is the
+config's optimizer's). A point is applied as ``--set`` overrides (`overrides`), so each sampled
 config is typed and validated exactly like a YAML file.
 
     >>> from lirank_tf.config import get_experiment
@@ -48,7 +50,7 @@ from lirank_tf.config import ExperimentConfig
 from lirank_tf.config.overrides import override_config
 
 LEARNING_RATE = (1e-4, 1e-2)
-SPARSE_LEARNING_RATE = (0.01, 0.5)
+SPARSE_LEARNING_RATE = {"adagrad": (0.01, 0.5), "adam": LEARNING_RATE}
 BATCH_SIZES = (128, 256, 512, 1024)
 DROPOUT = (0.0, 0.5)
 EMBEDDING_L2 = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1)
@@ -120,7 +122,7 @@ def search_space(config: ExperimentConfig) -> list[Dimension]:
     training = config.training
     space = [Dimension("learning_rate", "training.learning_rate", "log", *LEARNING_RATE),
              Dimension("sparse_learning_rate", "training.sparse_learning_rate", "log",
-                       *SPARSE_LEARNING_RATE),
+                       *SPARSE_LEARNING_RATE[training.sparse_optimizer]),
              Dimension("batch_size", "training.batch_size", "choice", choices=BATCH_SIZES),
              Dimension("dropout", "model.dropout", "uniform", *DROPOUT),
              Dimension("embedding_l2", "model.embedding_l2", "choice", choices=EMBEDDING_L2)]

@@ -156,6 +156,32 @@ def test_adam_dense_adagrad_sparse_updates_match_numpy(clipnorm):
     assert int(adagrad.iterations) == 3 and int(adam.iterations) == 3
 
 
+def test_adam_for_the_embedding_rows_matches_numpy():
+    """``training.sparse_optimizer: adam``: the rows follow Adam's update at the sparse rate,
+    the dense weights Adam at the dense rate."""
+    model = tiny_model()
+    optimizer = make_training_optimizer(0.1, total_steps=10, sparse_learning_rate=0.05,
+                                        sparse_optimizer="adam", warmup_fraction=0.0,
+                                        global_clipnorm=None)
+    assert isinstance(optimizer.sparse_optimizer, keras.optimizers.Adam)
+    weights = [w.astype("float64") for w in (TABLE, KERNEL, BIAS)]
+    moments = [[np.zeros_like(w), np.zeros_like(w)] for w in weights]
+    for step in range(3):
+        grads = numpy_grads(*weights)
+        for k, (lr, grad) in enumerate(zip((0.05, 0.1, 0.1), grads)):
+            m, v = moments[k]
+            m += (grad - m) * (1 - ADAM_B1)
+            v += (grad ** 2 - v) * (1 - ADAM_B2)
+            alpha = lr * math.sqrt(1 - ADAM_B2 ** (step + 1)) / (1 - ADAM_B1 ** (step + 1))
+            weights[k] = weights[k] - m * alpha / (np.sqrt(v) + EPS)
+        tf_step(model, optimizer)
+        for got, want in zip(model.weights, weights):
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(got), want, rtol=2e-5,
+                                       atol=1e-6)
+    with pytest.raises(ValueError, match="sparse_optimizer: expected one of"):
+        make_training_optimizer(0.1, total_steps=10, sparse_optimizer="sgd")
+
+
 def test_variables_are_routed_by_path():
     model = tiny_model()
     optimizer = DenseSparseOptimizer()

@@ -165,3 +165,11 @@ def test_doctests():
 
     from lirank_tf.tune import space
     assert doctest.testmod(space).failed == 0
+
+
+@pytest.mark.parametrize("optimizer, low, high", [("adagrad", 0.01, 0.5), ("adam", 1e-4, 1e-2)])
+def test_the_row_learning_rate_range_is_the_row_optimizers(optimizer, low, high):
+    base = make_config(training={"sparse_optimizer": optimizer, "sparse_learning_rate": 2e-3
+                                 if optimizer == "adam" else 0.2})
+    rate = next(d for d in search_space(base) if d.name == "sparse_learning_rate")
+    assert (rate.low, rate.high) == (low, high)
