@@ -8,7 +8,10 @@ metric code as the lirank-tf models.
 
 Setting (DeepCTR's documented defaults and examples): every string field a ``SparseFeat``,
 every ``array<string>`` a ``VarLenSparseFeat`` (mean), vocabularies from the training split
-(index 1 = unseen, 0 = padding), ``cross_num=2``, ``dnn_hidden_units=(256, 128, 64)``,
+(index 1 = unseen, 0 = padding), every number field (``int``, ``long``, ``float``, ``double``)
+a ``DenseFeat`` of size 1 scaled to [0, 1] by the training split's min and max as DeepCTR's
+Criteo example does with ``MinMaxScaler`` (there fitted on all rows; here on train only, so
+valid / test values may fall outside [0, 1]), ``cross_num=2``, ``dnn_hidden_units=(256, 128, 64)``,
 ``l2_reg_embedding=l2_reg_linear=l2_reg_cross=1e-5``, Adam(1e-3), batch 256, binary cross
 entropy; embeddings of ``--embedding-dim`` (default 16, the dim ``init-config`` gives dcnv2);
 early stopping on validation AUC (patience 2, best weights restored), at most 10 epochs.
@@ -50,14 +53,17 @@ def read_split(pattern: str) -> tuple[dict, list[dict]]:
 
 
 def feature_kinds(schema: dict, label: str) -> dict[str, str]:
-    """``{field: "single" | "list"}`` for the string / array<string> fields (the label left out)."""
+    """``{field: "single" | "list" | "dense"}`` for the string / array<string> / number fields
+    (the label left out)."""
     kinds = {}
     for field in schema["fields"]:
         kind = field["type"]
         if field["name"] == label:
             continue
-        if kind in ("string", "int", "long"):
+        if kind == "string":
             kinds[field["name"]] = "single"
+        elif kind in ("int", "long", "float", "double"):
+            kinds[field["name"]] = "dense"
         elif isinstance(kind, dict) and kind.get("type") == "array":
             kinds[field["name"]] = "list"
         else:
@@ -68,16 +74,30 @@ def feature_kinds(schema: dict, label: str) -> dict[str, str]:
 def vocabularies(records: list[dict], kinds: dict[str, str]) -> dict[str, dict[str, int]]:
     vocab = {}
     for name, kind in kinds.items():
+        if kind == "dense":
+            continue
         values = ({str(v) for r in records for v in r[name]} if kind == "list"
                   else {str(r[name]) for r in records})
         vocab[name] = {value: index for index, value in enumerate(sorted(values), start=2)}
     return vocab
 
 
+def min_max(records: list[dict], kinds: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """``{dense field: (min, max)}`` over ``records`` (the training split)."""
+    return {name: (float(min(r[name] for r in records)), float(max(r[name] for r in records)))
+            for name, kind in kinds.items() if kind == "dense"}
+
+
 def encode(records: list[dict], kinds: dict[str, str], vocab: dict[str, dict[str, int]],
-           max_lengths: dict[str, int]) -> dict[str, np.ndarray]:
+           max_lengths: dict[str, int],
+           scales: dict[str, tuple[float, float]]) -> dict[str, np.ndarray]:
     arrays = {}
     for name, kind in kinds.items():
+        if kind == "dense":
+            low, high = scales[name]
+            values = np.array([r[name] for r in records], np.float64)
+            arrays[name] = ((values - low) / ((high - low) or 1.0)).astype(np.float32)
+            continue
         table = vocab[name]
         if kind == "single":
             arrays[name] = np.array([table.get(str(r[name]), UNSEEN) for r in records], np.int64)
@@ -102,7 +122,7 @@ def main() -> None:
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
 
-    from deepctr.feature_column import SparseFeat, VarLenSparseFeat
+    from deepctr.feature_column import DenseFeat, SparseFeat, VarLenSparseFeat
     from deepctr.models import DCN
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -113,9 +133,13 @@ def main() -> None:
     _, test = read_split(args.test)
     kinds = feature_kinds(schema, args.label)
     vocab = vocabularies(train, kinds)
+    scales = min_max(train, kinds)
     max_lengths = {n: max([len(r[n]) for r in train] + [1]) for n, k in kinds.items() if k == "list"}
     columns = []
     for name, kind in kinds.items():
+        if kind == "dense":
+            columns.append(DenseFeat(name, 1))
+            continue
         sparse = SparseFeat(name, vocabulary_size=len(vocab[name]) + 2,
                             embedding_dim=args.embedding_dim)
         columns.append(sparse if kind == "single" else
@@ -124,7 +148,7 @@ def main() -> None:
                 dnn_hidden_units=(256, 128, 64), seed=args.seed)
     model.compile(tf.keras.optimizers.Adam(1e-3), "binary_crossentropy",
                   metrics=[tf.keras.metrics.AUC(name="auc")])
-    inputs = {split: encode(records, kinds, vocab, max_lengths)
+    inputs = {split: encode(records, kinds, vocab, max_lengths, scales)
               for split, records in (("train", train), ("valid", valid), ("test", test))}
     labels = {split: np.array([r[args.label] for r in records], np.float32)
               for split, records in (("train", train), ("valid", valid), ("test", test))}

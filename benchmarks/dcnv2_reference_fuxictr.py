@@ -29,6 +29,20 @@ best checkpoint reloaded at the end; the rest FuxiCTR's defaults (``dnn_activati
 gradient-norm clip 10, embeddings initialised N(0, 1e-4)). MovielensLatest_x1 is a different
 MovieLens table (user, item, tag), so these are the closest published values, not tuned here.
 
+``--tabular`` (data with no item and no history, such as UCI Adult): the same wheel's DCNv2
+class with its item part left out - no field has ``source: item``, so its constructor builds
+the cross network and MLP over the fields' embeddings alone, and `TabularDCNv2.forward` feeds
+them through those layers as FuxiCTR's plain ``DCNv2`` does, with the batch dicts of its
+``BaseModel`` input. Fields: strings ``categorical``, ``array<string>`` ``sequence``
+(masked mean), numbers ``numeric`` (one ``Linear(1, dim)`` row each) scaled by FuxiCTR's own
+``Normalizer("MinMaxScaler")`` fitted on the training split's min and max (FuxiCTR has no
+default normalizer; MinMax as for the DeepCTR reference). Setting: no published one for such
+data, so FuxiCTR's ``DCNv2_default`` template (model_zoo/DCNv2/config/model_config.yaml of its
+repository): ``embedding_dim=40``, ``parallel_dnn_hidden_units=[500, 500, 500]``,
+``num_cross_layers=3``, no dropout, no batch norm, no regularisation, Adam(1e-3),
+``batch_size=10000``, ``epochs=100``, ``monitor={"AUC": 1, "logloss": -1}`` (max) with
+``early_stop_patience=2`` and the learning-rate cut on plateau, best checkpoint reloaded.
+
     ~/.cache/lirank-tf/venvs/fuxictr/bin/python benchmarks/dcnv2_reference_fuxictr.py \\
         --train 'ml/train/*.avro' --valid 'ml/valid/*.avro' --test 'ml/test/*.avro' \\
         --seed 0 --output predictions.npz
@@ -48,6 +62,8 @@ import fastavro
 import numpy as np
 import torch
 from fuxictr.features import FeatureMap
+from fuxictr.preprocess.normalizer import Normalizer
+from fuxictr.pytorch.models import BaseModel
 from fuxictr.pytorch.torch_utils import seed_everything
 from model_zoo.LongCTR import DCNv2
 from torch.utils.data import DataLoader
@@ -61,6 +77,15 @@ PUBLISHED = {   # BARS DCNv2_movielenslatest_x1_016_98ea1c72
     "optimizer": "adam", "loss": "binary_crossentropy", "task": "binary_classification",
     "metrics": ["AUC", "logloss"], "monitor": "AUC", "monitor_mode": "max",
     "early_stop_patience": 2, "batch_size": 4096, "epochs": 100,
+}
+DEFAULT = {     # FuxiCTR's DCNv2_default template, for data without a published setting
+    "model_structure": "parallel", "use_low_rank_mixture": False, "embedding_dim": 40,
+    "parallel_dnn_hidden_units": [500, 500, 500], "stacked_dnn_hidden_units": [500, 500, 500],
+    "dnn_activations": "relu", "num_cross_layers": 3, "net_dropout": 0, "batch_norm": False,
+    "embedding_regularizer": 0, "net_regularizer": 0, "learning_rate": 1e-3,
+    "optimizer": "adam", "loss": "binary_crossentropy", "task": "binary_classification",
+    "metrics": ["logloss", "AUC"], "monitor": {"AUC": 1, "logloss": -1}, "monitor_mode": "max",
+    "early_stop_patience": 2, "batch_size": 10000, "epochs": 100,
 }
 
 
@@ -180,6 +205,108 @@ class TrackedDCNv2(DCNv2):
         super().save_weights(checkpoint)
 
 
+class TabularEncoder:
+    """Codes of flat records for FuxiCTR's ``BaseModel`` input: strings categorical and
+    ``array<string>`` sequences (vocabularies from the training split), numbers numeric
+    (MinMax-scaled with the training split's min and max by FuxiCTR's ``Normalizer``)."""
+
+    def __init__(self, train: list[dict], label: str):
+        self.label = label
+        self.kinds = {}
+        for name, value in train[0].items():
+            if name == label:
+                continue
+            if isinstance(value, str):
+                self.kinds[name] = "categorical"
+            elif isinstance(value, list):
+                self.kinds[name] = "sequence"
+            elif isinstance(value, (int, float)):
+                self.kinds[name] = "numeric"
+            else:
+                raise ValueError(f"field {name!r}: value {value!r} is neither a string, a list "
+                                 "of strings nor a number")
+        self.vocab = {k: vocabulary(v for r in train for v in (r[k] if kind == "sequence"
+                                                               else [r[k]]))
+                      for k, kind in self.kinds.items() if kind != "numeric"}
+        self.max_length = {k: max(len(r[k]) for r in train) or 1
+                           for k, kind in self.kinds.items() if kind == "sequence"}
+        self.normalizers = {}
+        for name, kind in self.kinds.items():
+            if kind == "numeric":
+                values = np.array([r[name] for r in train], np.float64)
+                normalizer = Normalizer("MinMaxScaler")
+                normalizer.fit_from_stats(min_value=values.min(), max_value=values.max(),
+                                          count=len(values))
+                self.normalizers[name] = normalizer
+
+    def encode(self, records: list[dict]) -> dict[str, np.ndarray]:
+        arrays = {self.label: np.array([r[self.label] for r in records], np.float32)}
+        for name, kind in self.kinds.items():
+            if kind == "numeric":
+                values = np.array([r[name] for r in records], np.float64)
+                arrays[name] = self.normalizers[name].transform(values).astype(np.float32)
+            elif kind == "categorical":
+                table = self.vocab[name]
+                arrays[name] = np.array([table.get(r[name], UNSEEN) for r in records], np.int64)
+            else:
+                table, length = self.vocab[name], self.max_length[name]
+                rows = np.full((len(records), length), PADDING, np.int64)
+                for i, record in enumerate(records):
+                    ids = [table.get(v, UNSEEN) for v in record[name]][:length]
+                    rows[i, :len(ids)] = ids
+                arrays[name] = rows
+        return arrays
+
+    def feature_map(self, directory: str, embedding_dim: int) -> FeatureMap:
+        specs = []
+        for name, kind in self.kinds.items():
+            spec = {"source": "context", "type": kind}
+            if kind != "numeric":
+                spec.update(vocab_size=len(self.vocab[name]) + 2, padding_idx=PADDING)
+            if kind == "sequence":
+                spec.update(max_len=self.max_length[name],
+                            feature_encoder="layers.MaskedAveragePooling()")
+            specs.append({name: spec})
+        path = os.path.join(directory, "feature_map.json")
+        with open(path, "w") as handle:
+            json.dump({"dataset_id": "tabular", "labels": [self.label], "features": specs},
+                      handle)
+        feature_map = FeatureMap("tabular", directory)
+        feature_map.load(path, {"embedding_dim": embedding_dim})
+        return feature_map
+
+    @staticmethod
+    def collate(arrays: dict[str, np.ndarray]):
+        def collate(indices: list[int]):
+            rows = np.asarray(indices)
+            return {k: torch.from_numpy(v[rows]) for k, v in arrays.items()}
+        return collate
+
+
+class TabularDCNv2(TrackedDCNv2):
+    """The wheel's DCNv2 without its item part (no field has ``source: item``, so its
+    constructor sizes the cross network and MLP for the fields' embeddings alone): FuxiCTR's
+    ``BaseModel`` reads the batch dicts, the forward pass is the plain DCNv2's."""
+
+    get_inputs = BaseModel.get_inputs
+    get_labels = BaseModel.get_labels
+    get_group_id = BaseModel.get_group_id
+
+    def forward(self, inputs):
+        feature_emb = self.embedding_layer(self.get_inputs(inputs), flatten_emb=True)
+        cross_out = self.crossnet(feature_emb)
+        if self.model_structure == "crossnet_only":
+            final_out = cross_out
+        elif self.model_structure == "stacked":
+            final_out = self.stacked_dnn(cross_out)
+        elif self.model_structure == "parallel":
+            final_out = torch.cat([cross_out, self.parallel_dnn(feature_emb)], dim=-1)
+        else:
+            final_out = torch.cat([self.stacked_dnn(cross_out), self.parallel_dnn(feature_emb)],
+                                  dim=-1)
+        return {"y_pred": self.output_activation(self.fc(final_out))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for split in ("train", "valid", "test"):
@@ -188,6 +315,9 @@ def main() -> None:
     parser.add_argument("--item-id", default="item_id")
     parser.add_argument("--item-fields", default="release_year,genres")
     parser.add_argument("--history", default="recent_item_ids")
+    parser.add_argument("--tabular", action="store_true",
+                        help="no item fields and no history: DCNv2 over the fields alone with "
+                             "FuxiCTR's DCNv2_default setting")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=PUBLISHED["epochs"])
     parser.add_argument("--output", required=True)
@@ -197,19 +327,32 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     seed_everything(seed=args.seed)
     splits = {split: read_split(getattr(args, split)) for split in ("train", "valid", "test")}
-    encoder = ItemFieldEncoder(splits["train"], [r for rows in splits.values() for r in rows],
-                               args.item_id, args.item_fields.split(","), args.history, args.label)
+    if args.tabular:
+        fit_and_predict(TabularDCNv2, DEFAULT, TabularEncoder(splits["train"], args.label),
+                        splits, args, DEFAULT["embedding_dim"])
+    else:
+        encoder = ItemFieldEncoder(splits["train"], [r for rows in splits.values() for r in rows],
+                                   args.item_id, args.item_fields.split(","), args.history,
+                                   args.label)
+        fit_and_predict(TrackedDCNv2, PUBLISHED, encoder, splits, args)
+
+
+def fit_and_predict(model_class, settings: dict, encoder, splits: dict[str, list[dict]],
+                    args: argparse.Namespace, *map_args) -> None:
+    """Trains ``model_class`` with ``settings`` (its keyword settings, plus ``batch_size``)
+    through FuxiCTR's fit loop on ``encoder``'s arrays of ``splits``, writes the test
+    predictions to ``args.output`` and prints the run's summary (JSON)."""
     arrays = {split: encoder.encode(records) for split, records in splits.items()}
     loaders = {split: DataLoader(list(range(len(splits[split]))), shuffle=split == "train",
-                                 batch_size=PUBLISHED["batch_size"],
+                                 batch_size=settings["batch_size"],
                                  collate_fn=encoder.collate(arrays[split]))
                for split in splits}
     with tempfile.TemporaryDirectory(prefix="fuxictr_") as directory:
-        feature_map = encoder.feature_map(directory)
+        feature_map = encoder.feature_map(directory, *map_args)
         os.makedirs(os.path.join(directory, feature_map.dataset_id))   # the checkpoint's
-        settings = {k: v for k, v in PUBLISHED.items() if k not in ("batch_size", "epochs")}
-        model = TrackedDCNv2(feature_map, model_id=f"DCNv2_seed{args.seed}", gpu=-1, verbose=0,
-                             model_root=directory, **settings)
+        keywords = {k: v for k, v in settings.items() if k not in ("batch_size", "epochs")}
+        model = model_class(feature_map, model_id=f"DCNv2_seed{args.seed}", gpu=-1, verbose=0,
+                            model_root=directory, **keywords)
         started = time.time()
         model.fit(loaders["train"], epochs=args.epochs, validation_data=loaders["valid"])
         seconds = time.time() - started

@@ -41,8 +41,10 @@ import yaml
 from lirank_tf.config.base import ConfigError
 from lirank_tf.config.experiments import INIT_CONFIG_MODELS as MODELS
 from lirank_tf.config.recipe import (EMBEDDING_L2, EPOCH_CAP,  # noqa: F401 (public here too)
+                                     COLD_START_MAX_RECORDS, COLD_START_SHARE,
                                      EPOCHS_WITHOUT_VALIDATION, MAX_RARE_SHARE, MIN_COUNT,
-                                     dcnv2_training, id_min_count, model_defaults, recipe_notes)
+                                     cold_start_column, dcnv2_training, id_min_count,
+                                     model_defaults, recipe_notes)
 from lirank_tf.config.schema import ExperimentConfig
 from lirank_tf.data.avro_file import open_avro, record_count
 from lirank_tf.data.column_kinds import (DENSE, DENSE_VECTOR, ID, ID_LIST, LABEL, LEFT_OUT,
@@ -145,6 +147,45 @@ def _read_sample(picked: Sequence[str]):
         records.extend(sampled)
         origins.extend((path, index) for index in range(len(sampled)))
     return schema, records, origins, picked, picked_records
+
+
+def unseen_shares(train_files: Sequence[str], valid_files: Sequence[str],
+                  columns: Sequence[str]) -> dict[str, float]:
+    """``{column: share of the validation records whose value of column no training record
+    holds}`` over all of ``train_files`` and ``valid_files`` (nulls count as a value)."""
+    seen: dict[str, set] = {column: set() for column in columns}
+    for path in train_files:
+        with open_avro(path) as avro:
+            for record in avro:
+                for column in columns:
+                    seen[column].add(record[column])
+    unseen, records = dict.fromkeys(columns, 0), 0
+    for path in valid_files:
+        with open_avro(path) as avro:
+            for record in avro:
+                records += 1
+                for column in columns:
+                    unseen[column] += record[column] not in seen[column]
+    return {column: count / records for column, count in unseen.items()} if records else {}
+
+
+def _cold_start_note(train_files: Sequence[str], valid_files: Sequence[str],
+                     columns: Sequence[str], total: int) -> tuple[bool, str]:
+    """(whether the validation data is cold-start, the note saying why): the rule of
+    `lirank_tf.config.recipe.cold_start_column`, checked over all the files."""
+    if total > COLD_START_MAX_RECORDS:
+        return False, (f"cold-start check skipped: ~{total} training records, more than the "
+                       f"{COLD_START_MAX_RECORDS} it reads; embedding rows: AdaGrad")
+    shares = unseen_shares(train_files, valid_files, columns)
+    column = cold_start_column(shares)
+    if column:
+        return True, (f"cold start: {shares[column]:.0%} of the validation records hold a "
+                      f"{column} no training record has (>= {COLD_START_SHARE:.0%}) -> "
+                      "training.sparse_optimizer: adam (embedding rows at 1e-3)")
+    top = max(shares, key=shares.get, default="")
+    most = f"{shares[top]:.1%} ({top})" if top else "none"
+    return False, (f"no cold start: at most {most} of the validation records hold an id no "
+                   f"training record has (< {COLD_START_SHARE:.0%}) -> embedding rows: AdaGrad")
 
 
 def estimate_cardinality(values: Sequence[Any], total: int) -> int:
@@ -349,7 +390,13 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
         "model": model_defaults(model),
     }
     if model == "dcnv2":
-        config["training"] = dcnv2_training(bool(valid))
+        singles = [f["name"] for f in ids if f.get("kind", "id") == "id"]
+        cold = False
+        if valid and singles:
+            cold, note = _cold_start_note(train_files, expand_globs(valid, "--valid"), singles,
+                                          total)
+            notes.append(note)
+        config["training"] = dcnv2_training(bool(valid), cold_start=cold)
     ExperimentConfig.from_dict(config)   # validates before anything is written
     return Proposal(config, notes, columns, model)
 

@@ -49,6 +49,18 @@ from typing import Sequence
 # * plateau learning-rate halving after 1 epoch without gain (Adam 1e-3, AdaGrad 0.2 for the
 #   rows: each id row gets few updates on ~1e5 records and AdaGrad's accumulators damp frequent
 #   rows; batch 1024 / AdaGrad 0.05 lost ~0.007 test AUC on MovieLens-100K).
+# * the embedding rows' optimizer (training.sparse_optimizer): AdaGrad 0.2, unless the
+#   validation files are cold-start data: some id column has COLD_START_SHARE or more of the
+#   validation records on an id the training files never hold (counted over all training
+#   files, when they hold at most COLD_START_MAX_RECORDS records); then Adam at 1e-3, the
+#   dense rate. Measured with the rows' optimizer swapped, everything else the recipe's
+#   (before min_count), paired seed for seed: global split (user_id unseen in 85% of the
+#   validation records) Adam 1e-3 0.7133 +- 0.0035 test AUC over 6 seeds against AdaGrad's
+#   0.7062 +- 0.0066 (seeds 0-2: 0.7144 / 0.6153 log loss against 0.7060 / 0.6218, and
+#   DeepCTR's 0.7119 / 0.6164), 3-4 epochs instead of 6; per-user split (0% unseen users,
+#   0.4% unseen items) Adam 0.7858 +- 0.0017 against AdaGrad's 0.7932 (3 seeds; Adam 3e-3
+#   0.7854 on seed 0). AdaGrad's large first steps on each row let the model lean on rows of
+#   its own ids, which pays when the evaluated ids were trained and not when they are new.
 # Without --valid files there is nothing to stop on: EPOCHS_WITHOUT_VALIDATION fixed epochs
 # (the runs with validation kept epoch 4 (global split) and 7 (per-user split) on average).
 EMBEDDING_L2 = 0.01
@@ -56,6 +68,8 @@ EPOCH_CAP = 30
 EPOCHS_WITHOUT_VALIDATION = 5
 MIN_COUNT = 5
 MAX_RARE_SHARE = 0.1
+COLD_START_SHARE = 0.5
+COLD_START_MAX_RECORDS = 2_000_000
 
 
 def id_min_count(values: Sequence, total: int) -> int:
@@ -70,14 +84,23 @@ def id_min_count(values: Sequence, total: int) -> int:
     return MIN_COUNT if rare / len(values) < MAX_RARE_SHARE else 0
 
 
-def dcnv2_training(has_validation: bool) -> dict:
-    """The ``training`` block of a dcnv2 config (the recipe above)."""
+def cold_start_column(unseen: dict[str, float]) -> str:
+    """The id column whose validation records most often hold an id the training files lack
+    (``unseen``: {column: that share}), when the share is COLD_START_SHARE or more; else ""."""
+    column = max(unseen, key=unseen.get, default="")
+    return column if column and unseen[column] >= COLD_START_SHARE else ""
+
+
+def dcnv2_training(has_validation: bool, cold_start: bool = False) -> dict:
+    """The ``training`` block of a dcnv2 config (the recipe above); ``cold_start``: the
+    validation data is cold-start (`cold_start_column`), so the rows train with Adam."""
+    rows = ({"sparse_optimizer": "adam", "sparse_learning_rate": 1e-3} if cold_start
+            else {"sparse_optimizer": "adagrad", "sparse_learning_rate": 0.2})
     if not has_validation:
         return {"epochs": EPOCHS_WITHOUT_VALIDATION, "batch_size": 256, "learning_rate": 1e-3,
-                "sparse_learning_rate": 0.2}
-    return {"epochs": EPOCH_CAP, "batch_size": 256, "learning_rate": 1e-3,
-            "sparse_learning_rate": 0.2, "early_stopping_patience": 2,
-            "monitor": "auc_logloss", "reduce_lr_patience": 1}
+                **rows}
+    return {"epochs": EPOCH_CAP, "batch_size": 256, "learning_rate": 1e-3, **rows,
+            "early_stopping_patience": 2, "monitor": "auc_logloss", "reduce_lr_patience": 1}
 
 
 def recipe_notes(config: dict) -> list[str]:
@@ -101,6 +124,9 @@ def recipe_notes(config: dict) -> list[str]:
                      "training files (and unseen ids) share one row; on for "
                      f"{len(counted)} of {len(config['features']['ids'])} id columns (off where "
                      f"the sample puts >= {MAX_RARE_SHARE:.0%} of the ids on that row)")
+    if training.get("sparse_optimizer") == "adam":
+        lines.append(f"#   embedding rows trained with Adam {training['sparse_learning_rate']:g}, "
+                     "not AdaGrad: the validation data is cold-start (see the column notes)")
     if model.get("embedding_l2"):
         lines.append(f"#   model.embedding_l2: {model['embedding_l2']} x the batch mean squared "
                      "norm of the embedding rows each batch looks up")

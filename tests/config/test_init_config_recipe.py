@@ -63,3 +63,44 @@ def test_other_models_keep_their_experiment_defaults(files):
     train, valid = files
     config, _ = propose_config([train], ["clicked"], valid=[valid], model="feed")
     assert "training" not in config and "embedding_l2" not in config["model"]
+
+
+def _write_users(path, users, seed):
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        fastavro.writer(handle, fastavro.parse_schema(SCHEMA),
+                        [{"user": user, "clicked": int(rng.random() < 0.3)} for user in users])
+    return str(path)
+
+
+def test_cold_start_validation_data_trains_the_rows_with_adam(tmp_path):
+    """The recipe's cold-start rule: 60% of the validation records on users the training
+    files never hold -> Adam 1e-3 for the rows; 30% -> AdaGrad 0.2 (the default)."""
+    train = _write_users(tmp_path / "train.avro", [f"u{i % 40}" for i in range(400)], 1)
+    cold = _write_users(tmp_path / "cold.avro", [f"u{i}" for i in range(100)]
+                        + [f"new{i}" for i in range(150)], 2)
+    warm = _write_users(tmp_path / "warm.avro", [f"u{i % 40}" for i in range(70)]
+                        + [f"new{i % 7}" for i in range(30)], 3)
+    # the share by hand: records whose user no training record holds
+    assert init_config_module.unseen_shares([train], [cold], ["user"]) == {"user": 210 / 250}
+    assert init_config_module.unseen_shares([train], [warm], ["user"]) == {"user": 30 / 100}
+    path = init_config([train], ["clicked"], tmp_path / "cold.yaml", valid=[cold])
+    training = ExperimentConfig.load(path).training
+    assert (training.sparse_optimizer, training.sparse_learning_rate) == ("adam", 1e-3)
+    text = path.read_text()
+    assert "cold start: 84% of the validation records hold a user no training record has" in text
+    assert "embedding rows trained with Adam 0.001" in text
+    config, notes = propose_config([train], ["clicked"], valid=[warm])
+    assert (config["training"]["sparse_optimizer"], config["training"]["sparse_learning_rate"]) \
+        == ("adagrad", 0.2)
+    assert "no cold start: at most 30.0% (user) of the validation records" in " ".join(notes)
+
+
+def test_the_cold_start_check_is_skipped_on_large_training_data(tmp_path, monkeypatch):
+    train = _write_users(tmp_path / "train.avro", [f"u{i % 40}" for i in range(400)], 1)
+    cold = _write_users(tmp_path / "cold.avro", [f"new{i}" for i in range(50)], 2)
+    monkeypatch.setattr(init_config_module, "COLD_START_MAX_RECORDS", 399)
+    config, notes = propose_config([train], ["clicked"], valid=[cold])
+    assert config["training"]["sparse_optimizer"] == "adagrad"
+    assert "cold-start check skipped: ~400 training records, more than the 399" in " ".join(notes)

@@ -216,7 +216,7 @@ def test_fetch_unpacks_the_wheel(sample: Path, tmp_path: Path, monkeypatch) -> N
                 wheel.writestr(f"recbole/dataset_example/ml-100k/{path.name}", path.read_bytes())
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(movielens.subprocess, "run", fake_pip)
+    monkeypatch.setattr(subprocess, "run", fake_pip)
     directory = fetch_movielens_100k(tmp_path / "cache")
     assert sorted(p.name for p in directory.iterdir()) == [
         "ml-100k.inter", "ml-100k.item", "ml-100k.user"]
@@ -224,7 +224,7 @@ def test_fetch_unpacks_the_wheel(sample: Path, tmp_path: Path, monkeypatch) -> N
 
 
 def test_fetch_failure_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(movielens.subprocess, "run", lambda command, **kwargs:
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs:
                         subprocess.CompletedProcess(command, 1, "", "No matching distribution"))
     with pytest.raises(RuntimeError, match=r"could not fetch ml-100k: .*pip download "
                                            r"recbole==1.2.0.*No matching distribution"):
