@@ -1,7 +1,10 @@
-"""Table 6 of LiRank on the Feed simulator: each architecture block on / off vs a baseline.
+"""Table 6 of LiRank on the Feed simulator or real data: each block on / off vs a baseline.
 
     python benchmarks/ablation.py [--days 6] [--impressions-per-day 4000] [--epochs 2]
                                   [--seeds 1] [--large-mlp 512] [--rows 0,1,5] [--json out.json]
+    python benchmarks/ablation.py --dataset movielens-100k [--split user_time|global_time]
+                                  [--seeds 3] [--rows ...] [--epochs 30] [--json out.json]
+    python benchmarks/ablation.py --dataset adult [--seeds 3] [--rows ...]
 
 Simulates Feed data once, fits the transformation model on the training days, then trains
 the Feed model once per row (and seed) with the §6.2 optimizer recipe and evaluates it on
@@ -19,6 +22,30 @@ and the paper's reported contribution lift; "reproduces" says whether the contri
 moved in the paper's direction (up). The simulator's oracle AUC bounds what any model
 can reach. Use bigger ``--days``/``--impressions-per-day``/``--seeds`` to separate the rows
 from seed noise (printed as the spread over seeds when ``--seeds`` > 1).
+
+Real data (``--dataset movielens-100k [--split user_time|global_time]`` or ``--dataset
+adult``; the files of `benchmarks/own_data.py`: ``lirank_tf.sim.movielens.write_movielens_ctr``,
+``lirank_tf.sim.adult.write_adult`` with split seed 0). The Feed model with the one task of the
+data set (``click`` / ``income_over_50k``), its features as ``init-config --model feed`` writes
+them (no min-count vocabulary: it writes none); every row trains with the training block
+``init-config`` writes for the same files (`lirank_tf.config.recipe`: batch 256, Adam 1e-3,
+embedding rows AdaGrad 0.2, or Adam 1e-3 when the validation data is cold-start as on the
+global split; early stopping on val AUC - val log loss, patience 2, the best epoch's weights
+kept; rates halved after an epoch without gain; ``--epochs`` is the cap, default 30), on the
+same in-memory data, from the same seeds. The real-data baseline is not the paper's: ml-100k
+has no dense feature, so "dense features only" leaves no model. It is
+
+    real-data baseline: every feature init-config writes (the id embeddings; Adult also its
+              three dense columns), 4 x 100 MLP, one task tower, no crosses, no calibration.
+
+Rows that cannot apply are printed "n/a" with the reason: "+ IDs" (the baseline itself),
+"Multi-task grouping" (one task), "TransAct" (ml-100k's ``recent_item_ids`` is a history of
+items without action types, and ``HistoryConfig`` needs an ``action_field``; Adult has no
+history); the combined rows run without TransAct. "Isotonic calibration" is the plain
+isotonic layer (no calibration features). The metric is the task's test AUC and log loss
+(mean ± sd over seeds, ddof 0 as in `benchmarks/own_data.py`), the AUC change paired with the
+baseline seed for seed, their relative change (%), O/E, epochs trained (best); "reproduces" =
+the AUC moved up, with the number of seeds on which it did.
 """
 
 from __future__ import annotations
@@ -33,14 +60,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lirank_tf.config import get_experiment
+from lirank_tf.config import ExperimentConfig, get_experiment
+from lirank_tf.data.files import expand_globs
+from lirank_tf.init_config import init_config
 from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
+from lirank_tf.sim.adult import LABEL as ADULT_LABEL, write_adult
+from lirank_tf.sim.movielens import write_movielens_ctr
 from lirank_tf.evaluation.metrics import auc, log_loss, oe_ratio
 from lirank_tf.evaluation.evaluate import oracle_probabilities
 from lirank_tf.models import build_model
 from lirank_tf.tasks import MultiTask
 from lirank_tf.training.pipeline import raw_dataset
-from lirank_tf.training.trainer import fit_transformation, make_optimizer
+from lirank_tf.training.callbacks import stopping_record
+from lirank_tf.training.trainer import fit_transformation, make_optimizer, validation_callbacks
 
 CONTRIBUTION = ("like", "comment", "share", "vote")
 BASELINE = {"id_features": False, "use_history": False, "history_encoder": False,
@@ -48,6 +80,13 @@ BASELINE = {"id_features": False, "use_history": False, "history_encoder": False
             "hidden_units": [100, 100, 100, 100], "dense_gating": False,
             "multitask": "hard_sharing", "interaction": "none", "sparse_moe": False,
             "masknet": False}
+# real data: the ids are the features (ml-100k has no dense one), so the baseline keeps them
+REAL_BASELINE = {**BASELINE, "id_features": True}
+DATASETS = ("simulator", "movielens-100k", "adult")
+ADULT_SPLIT_SEED = 0   # benchmarks/own_data.py's split of Adult
+NO_HISTORY = {"movielens-100k": "features.history needs an action field (HistoryConfig."
+                                "action_field); ml-100k's recent_item_ids has no action types",
+              "adult": "no member history"}
 
 
 def table6_rows(large_mlp: int) -> list[tuple[str, dict, float | None]]:
@@ -79,8 +118,11 @@ def in_memory(config, files, transform) -> tuple[dict, dict]:
     return inputs, {k: tf.reshape(tf.cast(v, tf.float32), [-1, 1]) for k, v in labels.items()}
 
 
-def run_row(config, train, test, seed: int) -> dict[str, dict[str, float]]:
-    """Trains the row's model from ``seed`` and returns {task: {auc, logloss, oe}} on test."""
+def fit_row(config, train, seed: int, valid=None) -> tuple[keras.Model, dict | None]:
+    """The row's model trained from ``seed`` on the in-memory ``train``: a fixed
+    ``training.epochs`` without ``valid``; with it, at most that many epochs under the config's
+    validation callbacks (early stopping with the best epoch's weights, plateau halving).
+    Returns (model, how it stopped: `stopping_record`, None without ``valid``)."""
     keras.utils.set_random_seed(seed)
     inputs, labels = train
     count = int(next(iter(labels.values())).shape[0])
@@ -91,7 +133,18 @@ def run_row(config, train, test, seed: int) -> dict[str, dict[str, float]]:
     model = build_model(config)
     model.compile(optimizer=make_optimizer(config, steps),
                   **MultiTask.from_config(config.tasks).compile_kwargs())
-    model.fit(dataset, epochs=config.training.epochs, verbose=0)
+    if valid is None:
+        model.fit(dataset, epochs=config.training.epochs, verbose=0)
+        return model, None
+    callbacks = validation_callbacks(config, has_validation=True)
+    model.fit(dataset, epochs=config.training.epochs, verbose=0, callbacks=callbacks,
+              validation_data=tf.data.Dataset.from_tensor_slices(valid).batch(4096))
+    return model, stopping_record(callbacks)
+
+
+def run_row(config, train, test, seed: int) -> dict[str, dict[str, float]]:
+    """Trains the row's model from ``seed`` and returns {task: {auc, logloss, oe}} on test."""
+    model, _ = fit_row(config, train, seed)
     test_inputs, test_labels = test
     predictions = model.predict(test_inputs, batch_size=4096, verbose=0)
     results = {}
@@ -143,12 +196,171 @@ def format_table(rows: list[dict], oracle: dict[str, float], seeds: int) -> str:
     return "\n".join(lines)
 
 
+def real_data_rows(dataset: str, large_mlp: int
+                   ) -> list[tuple[str, dict | None, float | None, str]]:
+    """Table 6 on a real data set: (row name, overrides on `REAL_BASELINE` or None when the row
+    cannot apply, the paper's lift, why not / how it applies). Derived from `table6_rows`: the
+    ids are in the baseline, one task leaves nothing to group, no action history leaves no
+    TransAct (dropped from the combined rows), no calibration features leave the plain
+    isotonic layer."""
+    rows = []
+    for name, overrides, paper in table6_rows(large_mlp):
+        overrides = {k: v for k, v in overrides.items() if k != "calibration_features"}
+        notes = []
+        if overrides.get("id_features"):
+            rows.append((name, None, paper, "the baseline holds the ids"
+                         + (" (ml-100k has no dense feature)" if dataset != "adult" else
+                            " (Adult's categorical columns)")))
+            continue
+        if overrides.get("multitask") == "grouping":
+            rows.append((name, None, paper, "one task: nothing to group"))
+            continue
+        history = {key: overrides.pop(key) for key in ("history_encoder", "use_history")
+                   if key in overrides}
+        if any(history.values()):
+            notes.append("without TransAct (n/a, row 7)")
+            if not overrides:
+                rows.append((name, None, paper, NO_HISTORY[dataset]))
+                continue
+        if overrides.get("isotonic_calibration"):
+            notes.append("plain isotonic layer: no calibration features")
+        rows.append((name, overrides, paper, "; ".join(notes)))
+    return rows
+
+
+def real_data(dataset: str, split: str, root: Path) -> tuple[ExperimentConfig, dict]:
+    """Writes ``dataset`` as Avro under ``root`` (`benchmarks/own_data.py`'s converters) and
+    returns the baseline config and the files. Features and task: ``init-config --model
+    feed``'s; training block: ``init-config``'s (dcnv2) recipe for the same files (batch 256,
+    Adam 1e-3, embedding rows AdaGrad 0.2 or, on cold-start validation data, Adam 1e-3; early
+    stopping on val AUC - val log loss with patience 2 and the best epoch kept, halving the
+    rates after an epoch without gain, 30-epoch cap); model: `REAL_BASELINE`."""
+    if dataset == "adult":
+        files, labels = write_adult(root / "adult", split_seed=ADULT_SPLIT_SEED), [ADULT_LABEL]
+    else:
+        files, labels = write_movielens_ctr(root / "ml-100k", split=split), ["click"]
+    configs = {model: ExperimentConfig.load(init_config(
+        train=files["train"], valid=files["valid"], test=files["test"], labels=labels,
+        output=root / f"{model}.yaml", model=model, overwrite=True)) for model in ("feed", "dcnv2")}
+    feed = configs["feed"]
+    base = feed.replace(model=feed.model.replace(**REAL_BASELINE),
+                        training=configs["dcnv2"].training.replace(verbose=0))
+    return base, files
+
+
+def real_summary(per_seed: list[dict], baseline: list[dict] | None) -> dict[str, float]:
+    """Mean and sd over seeds of test AUC, log loss, O/E, epochs (best epoch); with the
+    baseline's runs (same seeds), the paired AUC change: mean, sd and how many seeds rose."""
+    def mean_sd(key):
+        values = [r[key] for r in per_seed]
+        return float(np.mean(values)), float(np.std(values))
+    summary = {}
+    for key in ("auc", "logloss", "oe", "epochs", "best_epoch"):
+        summary[key], summary[f"{key}_sd"] = mean_sd(key)
+    if baseline is not None:
+        paired = [r["auc"] - b["auc"] for r, b in zip(per_seed, baseline)]
+        summary.update(d_auc=float(np.mean(paired)), d_auc_sd=float(np.std(paired)),
+                       seeds_up=int(sum(d > 0 for d in paired)))
+    return summary
+
+
+def format_real_table(rows: list[dict], seeds: int) -> str:
+    """One line per Table 6 row: test AUC (mean ± sd over seeds), the AUC change paired with
+    the baseline seed by seed (x 1e-3, mean ± sd), Δ% of the mean AUC and log loss against the
+    baseline's, O/E, epochs (best), the paper's lift, reproduces (AUC up; seeds up / seeds)."""
+    base = rows[0]["summary"]
+    columns = [("row", 38), ("test AUC", 15), ("ΔAUC e-3", 11), ("Δ%", 6), ("logloss", 15),
+               ("Δ%", 6), ("O/E", 5), ("epochs", 9), ("paper Δ", 7), ("reproduces", 10),
+               ("time s", 6)]
+    lines = ["| " + " | ".join(name.ljust(width) for name, width in columns) + " | note |",
+             "|" + "|".join("-" * (width + 2) for _, width in columns) + "|------|"]
+    for row in rows:
+        s = row["summary"]
+        paper = "" if row["paper"] is None else f"+{row['paper']:.2f}"
+        if s is None:
+            cells = [row["name"], "n/a", *[""] * 6, paper, "n/a", ""]
+        else:
+            baseline_row = row is rows[0]
+            cells = [row["name"], f"{s['auc']:.4f} ±{s['auc_sd']:.4f}",
+                     "" if baseline_row else f"{1e3 * s['d_auc']:+.1f} ±{1e3 * s['d_auc_sd']:.1f}",
+                     f"{100 * (s['auc'] / base['auc'] - 1):+.2f}",
+                     f"{s['logloss']:.4f} ±{s['logloss_sd']:.4f}",
+                     f"{100 * (s['logloss'] / base['logloss'] - 1):+.2f}", f"{s['oe']:.3f}",
+                     f"{s['epochs']:.1f} ({s['best_epoch']:.1f})", paper,
+                     "" if baseline_row else
+                     f"{'yes' if s['d_auc'] > 0 else 'no'} {s['seeds_up']}/{seeds}",
+                     f"{row['seconds']:.0f}"]
+        lines.append("| " + " | ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                                        for i, (cell, (_, width)) in enumerate(zip(cells, columns)))
+                     + f" | {row['note']} |")
+    lines.append("ΔAUC e-3: test AUC minus the baseline's, seed for seed (x 1e-3, mean ± sd over "
+                 "seeds); Δ% = relative change of the mean vs the baseline; epochs: trained "
+                 "(best, kept); paper Δ = Table 6 contribution lift (%); reproduces: AUC up "
+                 "(seeds up / seeds).")
+    return "\n".join(lines)
+
+
+def real_data_ablation(args: argparse.Namespace, data_dir: Path) -> list[dict]:
+    """Table 6 rows on ``args.dataset`` (`real_data_rows`), ``args.seeds`` seeds each."""
+    base, files = real_data(args.dataset, args.split, data_dir)
+    if args.epochs is not None:
+        base = base.replace(training=base.training.replace(epochs=args.epochs))
+    rows = real_data_rows(args.dataset, args.large_mlp)
+    if args.rows:
+        chosen = sorted({0} | {int(i) for i in args.rows.split(",")})
+        rows = [rows[i] for i in chosen]
+    transform = fit_transformation(base, expand_globs(files["train"], "data.train"))
+    train, valid, test = (in_memory(base, expand_globs(files[split], f"data.{split}"), transform)
+                          for split in ("train", "valid", "test"))
+    task = base.tasks[0].name
+    print(f"data: {args.dataset}{'' if args.dataset == 'adult' else ' ' + args.split}, "
+          f"{int(train[1][task].shape[0])} train / {int(valid[1][task].shape[0])} valid / "
+          f"{int(test[1][task].shape[0])} test records; at most {base.training.epochs} epochs "
+          f"(early stopping, patience {base.training.early_stopping_patience}), batch "
+          f"{base.training.batch_size}, embedding rows {base.training.sparse_optimizer}, "
+          f"{args.seeds} seed(s)", flush=True)
+    runs: dict[str, list[dict]] = {name: [] for name, overrides, _, _ in rows
+                                   if overrides is not None}
+    seconds = dict.fromkeys(runs, 0.0)
+    for seed in range(args.seeds):   # seed by seed: the table after each seed is complete
+        for name, overrides, _, _ in rows:
+            if overrides is None:
+                continue
+            keras.backend.clear_session()   # the last row's graphs and variables
+            started = time.time()
+            model, stopping = fit_row(base.replace(model=base.model.replace(**overrides)),
+                                      train, seed, valid=valid)
+            y = test[1][task].numpy().reshape(-1)
+            p = np.asarray(model.predict(test[0], batch_size=4096, verbose=0)[task]).reshape(-1)
+            runs[name].append({"auc": auc(y, p), "logloss": log_loss(y, p), "oe": oe_ratio(y, p),
+                               "epochs": stopping["epochs_trained"],
+                               "best_epoch": stopping["best_epoch"]})
+            seconds[name] += time.time() - started
+            print(f"  seed {seed}, {name}: test AUC {runs[name][-1]['auc']:.4f}, "
+                  f"{stopping['epochs_trained']} epochs ({time.time() - started:.0f}s)", flush=True)
+        baseline = runs[rows[0][0]]
+        results = [{"name": name, "overrides": overrides, "paper": paper, "note": note,
+                    "per_seed": runs.get(name, []), "seconds": seconds.get(name, 0.0),
+                    "summary": None if overrides is None else real_summary(runs[name], baseline)}
+                   for name, overrides, paper, note in rows]
+        print(f"after {seed + 1} seed(s):\n{format_real_table(results, seed + 1)}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"args": vars(args), "rows": results}, indent=2))
+    return results
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=DATASETS, default="simulator",
+                        help="the Feed simulator (default) or a real data set")
+    parser.add_argument("--split", choices=("user_time", "global_time"), default="user_time",
+                        help="movielens-100k: per-user or global time split")
     parser.add_argument("--days", type=int, default=6, help="simulated days (last test, one valid)")
     parser.add_argument("--impressions-per-day", type=int, default=4000)
     parser.add_argument("--members", type=int, default=1500)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="simulator: epochs (default 2); real data: the epoch cap (default "
+                             "the recipe's 30; early stopping ends runs before it)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seeds", type=int, default=1, help="training seeds per row")
     parser.add_argument("--large-mlp", type=int, default=512, help="width of the LMLP rows (paper: 3500)")
@@ -159,11 +371,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="lirank_ablation_"))
+    if args.dataset != "simulator":
+        return real_data_ablation(args, data_dir)   # writes --json after each seed
+    args.epochs = 2 if args.epochs is None else args.epochs
     rows = table6_rows(args.large_mlp)
     if args.rows:
         chosen = sorted({0} | {int(i) for i in args.rows.split(",")})
         rows = [rows[i] for i in chosen]
-    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="lirank_ablation_"))
     manifest = simulate_feed(data_dir, FeedSimulatorConfig(
         num_days=args.days, impressions_per_day=args.impressions_per_day,
         num_members=args.members, posts_per_day=max(200, args.impressions_per_day // 8),

@@ -17,6 +17,7 @@ from lirank_tf.sim import FeedSimulatorConfig, simulate_feed
 from lirank_tf.evaluation.evaluate import evaluate, format_table, write_metrics
 from lirank_tf.evaluation.report import write_run_report
 from lirank_tf.serving import export_serving_model
+from lirank_tf.serving.session import check_serving_load
 from lirank_tf.data.records import records_to_request
 from lirank_tf.training.trainer import train
 
@@ -73,6 +74,9 @@ def run_demo(options: DemoOptions) -> dict:
 
     print("[demo] 4/5 exporting the serving SavedModel (transformation + ranking model)", flush=True)
     export_dir = export_serving_model(config, result.transform, result.model, result.run.export_dir)
+    replayed, seconds = check_serving_load(export_dir)
+    print(f"  checked as TF Serving loads it (TF1 session): every variable restored, {replayed} "
+          f"warm-up requests replayed ({seconds:.1f} s)", flush=True)
 
     print(f"[demo] 5/5 scoring {options.num_scored_examples} raw test examples through the export", flush=True)
     records = read_records(manifest["test"][0], limit=options.num_scored_examples)
