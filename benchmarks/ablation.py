@@ -270,7 +270,7 @@ def format_real_table(rows: list[dict], seeds: int) -> str:
     baseline's, O/E, epochs (best), the paper's lift, reproduces (AUC up; seeds up / seeds)."""
     base = rows[0]["summary"]
     columns = [("row", 38), ("test AUC", 15), ("ΔAUC e-3", 11), ("Δ%", 6), ("logloss", 15),
-               ("Δ%", 6), ("O/E", 5), ("epochs", 9), ("paper Δ", 7), ("reproduces", 10),
+               ("Δ%", 6), ("O/E", 5), ("epochs", 11), ("paper Δ", 7), ("reproduces", 10),
                ("time s", 6)]
     lines = ["| " + " | ".join(name.ljust(width) for name, width in columns) + " | note |",
              "|" + "|".join("-" * (width + 2) for _, width in columns) + "|------|"]

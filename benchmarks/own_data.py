@@ -83,8 +83,12 @@ Seeds 0, 1, 2 (after the machine went idle): 0.7146, 0.7135, 0.7131 AUC (paired 
 min_count: +0.0003, +0.0071, +0.0107), log loss 0.6157, 0.6143, 0.6269, O/E 1.070, 1.014,
 1.125 (seed 2 under-predicts: best epoch 1 of 3 in every run). Ahead of DeepCTR by 0.0018 AUC
 and of FuxiCTR by 0.0066, at a log loss between the two (DeepCTR's 0.0026 lower); training
-stops after 3 epochs, 46 s. The rows' optimizer alone, before min_count (6 seeds): Adam 0.7133
-+- 0.0035 against AdaGrad 0.7062 +- 0.0066; per user Adam lost 0.007 (0.7858 against 0.7932).
+stops after 3 epochs, 46 s. Seeds 10, 11, 12 of the same config through the CLI (`lirank-tf
+train --set training.seed=S`, for the tuner's comparison): 0.7124, 0.7069, 0.7090 AUC, log
+loss 0.6239, 0.6299, 0.6197, O/E 1.124, 1.083, 1.039; over the 6 seeds 0.7116 +- 0.0027 AUC,
+0.6217 log loss, O/E 1.076: level with DeepCTR on AUC, 0.005 behind it on log loss. The rows'
+optimizer alone, before min_count (6 seeds): Adam 0.7133 +- 0.0035 against AdaGrad 0.7062 +-
+0.0066; per user Adam lost 0.007 (0.7858 against 0.7932).
 
 "before": init-config of commit 6bda442 (early stopping on val AUC, 10-epoch cap, no embedding
 L2); "issue 22": touched-row embedding L2 0.01, early stopping on val AUC - val log loss

@@ -62,7 +62,8 @@ from typing import Sequence
 #   0.7854 on seed 0). AdaGrad's large first steps on each row let the model lean on rows of
 #   its own ids, which pays when the evaluated ids were trained and not when they are new.
 #   The untouched path with min_count and this rule, global split, seeds 0-2: 0.7137 +- 0.0006
-#   AUC, 0.6190 log loss, O/E 1.070 (against 0.7077 / 0.6241 / 1.004 with AdaGrad), 3 epochs.
+#   AUC, 0.6190 log loss, O/E 1.070 (against 0.7077 / 0.6241 / 1.004 with AdaGrad), 3 epochs;
+#   seeds 10-12: 0.7094 AUC, 0.6245 log loss, O/E 1.082. It under-predicts on that split.
 # Without --valid files there is nothing to stop on: EPOCHS_WITHOUT_VALIDATION fixed epochs
 # (the runs with validation kept epoch 4 (global split) and 7 (per-user split) on average).
 EMBEDDING_L2 = 0.01
