@@ -69,6 +69,18 @@ from model_zoo.LongCTR import DCNv2
 from torch.utils.data import DataLoader
 
 PADDING, UNSEEN = 0, 1
+
+
+def load_feature_map(directory: str, dataset_id: str, label: str, specs: list[dict],
+                     embedding_dim: int) -> FeatureMap:
+    """FuxiCTR's feature map of ``specs`` ([{field: spec}]), loaded from the JSON file it
+    reads, written into ``directory``."""
+    path = os.path.join(directory, "feature_map.json")
+    with open(path, "w") as handle:
+        json.dump({"dataset_id": dataset_id, "labels": [label], "features": specs}, handle)
+    feature_map = FeatureMap(dataset_id, directory)
+    feature_map.load(path, {"embedding_dim": embedding_dim})
+    return feature_map
 PUBLISHED = {   # BARS DCNv2_movielenslatest_x1_016_98ea1c72
     "model_structure": "parallel", "use_low_rank_mixture": False, "embedding_dim": 10,
     "parallel_dnn_hidden_units": [400, 400, 400], "stacked_dnn_hidden_units": [500, 500, 500],
@@ -172,13 +184,8 @@ class ItemFieldEncoder:
                 spec.update(max_len=self.max_length[field],
                             feature_encoder="layers.MaskedAveragePooling()")
             specs.append({field: spec})
-        path = os.path.join(directory, "feature_map.json")
-        with open(path, "w") as handle:
-            json.dump({"dataset_id": "movielens", "labels": [self.label], "features": specs},
-                             handle)
-        feature_map = FeatureMap("movielens", directory)
-        feature_map.load(path, {"embedding_dim": PUBLISHED["embedding_dim"]})
-        return feature_map
+        return load_feature_map(directory, "movielens", self.label, specs,
+                                PUBLISHED["embedding_dim"])
 
     def collate(self, arrays: dict[str, np.ndarray]):
         """A collate function giving FuxiCTR's LongCTR input for a list of row indices: the
@@ -267,13 +274,7 @@ class TabularEncoder:
                 spec.update(max_len=self.max_length[name],
                             feature_encoder="layers.MaskedAveragePooling()")
             specs.append({name: spec})
-        path = os.path.join(directory, "feature_map.json")
-        with open(path, "w") as handle:
-            json.dump({"dataset_id": "tabular", "labels": [self.label], "features": specs},
-                      handle)
-        feature_map = FeatureMap("tabular", directory)
-        feature_map.load(path, {"embedding_dim": embedding_dim})
-        return feature_map
+        return load_feature_map(directory, "tabular", self.label, specs, embedding_dim)
 
     @staticmethod
     def collate(arrays: dict[str, np.ndarray]):

@@ -238,8 +238,7 @@ def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, TransformationModel
         raise FileNotFoundError(f"{run.path} has no trained model ({run.model_path}): the run did "
                                 f"not finish ({run.state()}); run `lirank-tf train` again to "
                                 "resume it")
-    transform = TransformationModel(config.features, run.load_statistics(),
-                                    vocabulary=run.load_vocabulary())
+    transform = run.load_transformation(config)
     model = keras.saving.load_model(run.model_path)
     return config, transform, model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.training.atomic import write_json_atomic
-from lirank_tf.transform import DenseStatistics, IdVocabulary
+from lirank_tf.transform import DenseStatistics, IdVocabulary, TransformationModel
 
 # The states of `RunDirectory.state`; `lirank_tf.training.run.Run` moves a run through them.
 NEW, RUNNING, FINISHED, FAILED, FOREIGN = "new", "running", "finished", "failed", "foreign"
@@ -74,6 +74,12 @@ class RunDirectory:
 
     def load_statistics(self) -> DenseStatistics:
         return DenseStatistics.from_dict(json.loads(self.statistics_path.read_text()))
+
+    def load_transformation(self, config: ExperimentConfig) -> TransformationModel:
+        """The transformation model of ``config``'s features with the statistics and min-count
+        vocabulary saved in this run."""
+        return TransformationModel(config.features, self.load_statistics(),
+                                   vocabulary=self.load_vocabulary())
 
     def save_vocabulary(self, vocabulary: IdVocabulary) -> None:
         write_json_atomic(self.vocabulary_path, vocabulary.to_dict())

@@ -82,12 +82,6 @@ def fit_transformation(config: ExperimentConfig, train_files: list[str]) -> Tran
                                vocabulary=count_training_vocabulary(config, train_files))
 
 
-def saved_transformation(config: ExperimentConfig, run: RunDirectory) -> TransformationModel:
-    """The transformation model of the statistics and vocabulary saved in ``run``."""
-    return TransformationModel(config.features, run.load_statistics(),
-                               vocabulary=run.load_vocabulary())
-
-
 def validation_callbacks(config: ExperimentConfig, has_validation: bool) -> list:
     """Early stopping (best weights restored) and plateau learning-rate reduction on the
     validation score of ``training.monitor`` (default: mean over tasks of val AUC - val log
@@ -161,7 +155,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
         train_files, valid_files = data_files(config)
         check_files(config, train_files + valid_files)
         saved = run.resuming and run.statistics_path.exists()
-        transform = (saved_transformation(config, run) if saved
+        transform = (run.load_transformation(config) if saved
                      else fit_transformation(config, train_files))
         train_data, valid_data, steps = fit_datasets(config, train_files, valid_files, transform)
 
@@ -260,7 +254,7 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
             run.start(*((None, None) if saved else (fitted.statistics, fitted.vocabulary)))
             run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         context.barrier()
-        transform = saved_transformation(config, run)   # rank 0's statistics and vocabulary
+        transform = run.load_transformation(config)   # rank 0's statistics and vocabulary
         train_data, steps = worker_datasets(config, train_files, transform, context)
         # every worker validates on all the data: equal metrics, so equal early-stopping decisions
         valid_data = (training_dataset(config, valid_files, transform, shuffle=False)

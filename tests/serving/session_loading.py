@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lirank_tf.serving.session import SessionExport, variable_handles  # noqa: F401 (for tests)
+from lirank_tf.serving.session import SessionExport
 
 
 def assert_session_matches_tf2(export_dir, requests: dict[str, dict], rtol=1e-6, atol=1e-7):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving_test_models import build_serving_parts, keras_scores, make_records
-from session_loading import SessionExport, assert_session_matches_tf2, variable_handles
+from session_loading import assert_session_matches_tf2
 
 from lirank_tf.config import ExportConfig
 from lirank_tf.data.raw_features import raw_fields
@@ -18,7 +18,8 @@ from lirank_tf.data.records import (records_to_candidates_request, records_to_ex
                                     records_to_request)
 from lirank_tf.serving import export as export_module
 from lirank_tf.serving import export_serving_model
-from lirank_tf.serving.session import ServingLoadError, check_serving_load
+from lirank_tf.serving.session import (ServingLoadError, SessionExport, check_serving_load,
+                                       variable_handles)
 from lirank_tf.serving.warmup import WARMUP_FILE, prediction_log, read_warmup_requests
 
 
