@@ -41,7 +41,7 @@ class ValidationScore:
         if not tasks:
             raise ValueError("tasks: at least one task name is required")
         prefixes = ["val_"] if len(tasks) == 1 else [f"val_{task}_" for task in tasks]
-        self.criterion = criterion
+        self.criterion, self.tasks = criterion, list(tasks)
         if criterion in CRITERIA:
             metrics = {"auc_logloss": [("auc", 1.0), ("logloss", -1.0)], "auc": [("auc", 1.0)],
                        "logloss": [("logloss", -1.0)]}[criterion]

@@ -1,5 +1,6 @@
-"""``lirank-tf tune``: hyper-parameter search with Optuna (TPE sampler, median pruning on the
-validation AUC of each epoch, a SQLite study that a killed search resumes).
+"""``lirank-tf tune``: hyper-parameter search with Optuna (TPE sampler, trials ranked and
+median-pruned epoch by epoch on the run's own validation score, ``training.monitor``; a SQLite
+study that a killed search resumes).
 
     space     what is searched and over which ranges, applied to a config as ``--set`` values
     pruning   the per-epoch report to the trial and the median-pruning stop

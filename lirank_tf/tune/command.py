@@ -9,8 +9,10 @@ from lirank_tf.console import positive_int
 EXAMPLE = """example:
   lirank-tf tune --config run.yaml --output-dir runs/tune --trials 20
       trial 0 trains run.yaml as it is; the others draw learning rates, batch size, dropout,
-      embedding L2 and dim, cross layers / rank and early-stopping patience (TPE); trials whose
-      mean validation AUC falls below the median of the others at the same epoch are pruned.
+      embedding L2 and dim, cross layers / rank and early-stopping patience (TPE); a trial's
+      value is the run's validation score (training.monitor, by default val AUC - val log
+      loss) at the epoch it keeps; trials below the median of the others at the same epoch
+      are pruned.
   then: lirank-tf train --config runs/tune/best.yaml --output-dir runs/best
   killed? run the same command again: it resumes the study (runs/tune/study.db)."""
 

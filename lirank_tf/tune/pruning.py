@@ -1,7 +1,9 @@
-"""Median pruning of ``lirank-tf tune`` trials, epoch by epoch, on the mean validation AUC.
+"""Median pruning of ``lirank-tf tune`` trials, epoch by epoch, on the run's validation score.
 
-`PruningCallback` reports each epoch's mean validation AUC over the tasks
-(`mean_validation_auc`) to the trial as step ``epoch`` (1-based) and raises
+`PruningCallback` reports each epoch's validation score to the trial as step ``epoch``
+(1-based): the number the run's early stopping maximises (``training.monitor``, by default the
+mean over tasks of val AUC - val log loss; `lirank_tf.training.callbacks.ValidationScore`), so
+a trial is pruned, stopped and ranked by one number. It raises
 ``optuna.TrialPruned`` out of ``model.fit`` when ``trial.should_prune()`` says so (the study's
 ``MedianPruner``: this trial's best value so far is below the median of the other trials at the
 same epoch). The trial's run directory is kept: its ``history.json`` holds the epochs trained,
@@ -21,7 +23,14 @@ from typing import Any, Sequence
 import keras
 import optuna
 
+from lirank_tf.training.callbacks import ValidationScore
 from lirank_tf.training.progress import summarize_auc
+
+
+def trial_score(config_monitor: str, tasks: Sequence[str]) -> ValidationScore:
+    """The score a trial is pruned and ranked by: the run's ``training.monitor`` (``""`` is
+    its default, ``auc_logloss``) over ``tasks``."""
+    return ValidationScore(config_monitor or "auc_logloss", tasks)
 
 
 def mean_validation_auc(logs: dict, tasks: Sequence[str]) -> float:
@@ -35,30 +44,35 @@ def mean_validation_auc(logs: dict, tasks: Sequence[str]) -> float:
 
 
 class PruningCallback(keras.callbacks.Callback):
-    """Reports the mean validation AUC of every epoch to an Optuna trial and stops a trial the
+    """Reports the validation score of every epoch to an Optuna trial and stops a trial the
     pruner gives up on by raising ``optuna.TrialPruned`` (after the run recorded the epoch:
     put it after the run's history callback).
 
     Args:
         trial: an ``optuna.Trial`` (anything with ``report(value, step)`` and
             ``should_prune()``).
-        tasks: list of str, the config's task names.
+        score: `ValidationScore`, the run's score (`trial_score`).
 
     Attributes:
         reported: list of (step, value), what was reported, epoch by epoch.
+        last_logs: dict, the validation metrics of the last epoch reported.
     """
 
-    def __init__(self, trial: Any, tasks: Sequence[str]) -> None:
+    def __init__(self, trial: Any, score: ValidationScore) -> None:
         super().__init__()
-        if not tasks:
-            raise ValueError("tasks: at least one task name is required")
-        self.trial, self.tasks = trial, list(tasks)
+        self.trial, self.score = trial, score
         self.reported: list[tuple[int, float]] = []
+        self.last_logs: dict[str, float] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        value = mean_validation_auc(logs or {}, self.tasks)
+        try:
+            value = self.score(logs)
+        except ValueError as error:
+            raise ValueError(f"{error} (tune needs validation data: data.valid)") from None
         self.trial.report(value, epoch + 1)
         self.reported.append((epoch + 1, value))
+        self.last_logs = {k: float(v) for k, v in (logs or {}).items() if k.startswith("val_")}
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}: mean val AUC {value:.4f} "
-                                     "below the median of the other trials")
+            raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}: validation score "
+                                     f"({self.score.criterion}) {value:.4f} below the median "
+                                     "of the other trials")

@@ -5,7 +5,9 @@
     OUT/trials.csv      one row per trial (`lirank_tf.tune.records`), rewritten after each
     OUT/best.yaml       the best trial's complete config, for `lirank-tf train --config`
 
-The sampler is TPE (seeded), the pruner the median rule on each epoch's mean validation AUC
+The objective is the run's own validation score (``training.monitor``, by default mean val
+AUC - val log loss) at the epoch its weights come from (`lirank_tf.tune.trial`). The sampler
+is TPE (seeded), the pruner the median rule on each epoch's validation score
 (`lirank_tf.tune.pruning`; from the 4th finished trial on, never at epoch 1, and only at an
 epoch that 3 other trials reached). Trial 0 of a new
 study is the config as given (its own values of the search space, `lirank_tf.tune.space`), so
@@ -178,8 +180,9 @@ def run_search(config: ExperimentConfig, output_dir: str | Path, trials: int, *,
                 study.tell(trial, state=TrialState.FAIL)
                 _results(study, config, space, output_dir)
                 raise
-            for key in ("epochs", "best_epoch", "seconds"):
-                trial.set_user_attr(key, getattr(outcome, key))
+            for key in ("epochs", "best_epoch", "seconds", "val_auc", "val_logloss"):
+                value = getattr(outcome, key)
+                trial.set_user_attr(key, None if value != value else value)   # NaN: none
             if outcome.state == TrialState.PRUNED:
                 study.tell(trial, state=TrialState.PRUNED)
             else:
@@ -189,12 +192,20 @@ def run_search(config: ExperimentConfig, output_dir: str | Path, trials: int, *,
             log(trial_line(study.trials[trial.number], names))
         all_trials = study.get_trials(deepcopy=False)
         log(f"{done} finished trial(s) in the study; the best"
-            + (" (mean validation AUC at the kept epoch):" if result.best else ": none completed"))
+            + (f" (score: {score_name(config)} at the kept epoch):" if result.best
+               else ": none completed"))
         if result.best is not None:
             log(top_table(all_trials, names))
             log(f"best: trial {result.best.number} {result.best.value:.4f}"
                 + _gain(all_trials, result.best) + f"; config: {result.best_config}")
     return result
+
+
+def score_name(config: ExperimentConfig) -> str:
+    """What a trial's value is, in words: the run's ``training.monitor``."""
+    monitor = config.training.monitor or "auc_logloss"
+    return {"auc_logloss": "mean val AUC - val log loss", "auc": "mean val AUC",
+            "logloss": "minus the mean val log loss"}.get(monitor, monitor)
 
 
 def _gain(trials: list[FrozenTrial], best: FrozenTrial) -> str:
@@ -216,5 +227,6 @@ def _results(study: optuna.Study, config: ExperimentConfig, space: list[Dimensio
     best = max(complete, key=lambda t: t.value)     # the first of equals, as study.best_trial
     best_config = write_best_config(output_dir / "best.yaml",
                                     apply_point(config, space, best.params), best, output_dir,
-                                    trial_dir(output_dir, best.number), untouched_trial(trials))
+                                    trial_dir(output_dir, best.number), untouched_trial(trials),
+                                    score_name(config))
     return SearchResult(study, best, best_config, csv_path)

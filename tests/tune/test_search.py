@@ -2,6 +2,7 @@
 after a kill, and the user errors."""
 
 import csv
+import json
 import re
 
 import optuna
@@ -83,8 +84,15 @@ def test_tune_writes_the_study_and_resumes_after_a_kill(tmp_path, capsys):
         {name: as_number(best[name]) for name in READ_BACK}
     assert best_config.training.verbose == untouched.training.verbose
     header = (out / "best.yaml").read_text().splitlines()[1]
-    assert header.startswith(f"# trial {best['number']}: mean validation AUC "
-                             f"{float(best['value']):.4f}")
+    assert header.startswith(f"# trial {best['number']}: mean val AUC - val log loss "
+                             f"{float(best['value']):.4f} (val AUC {float(best['val_auc']):.4f}, ")
+    # each trial's value: the run's own score (val AUC - val log loss) at the epoch it kept
+    for row in complete:
+        history = json.loads((trial_dir(out, int(row["number"])) / "history.json").read_text())
+        epoch = int(row["best_epoch"]) - 1
+        assert float(row["value"]) == pytest.approx(
+            history["val_auc"][epoch] - history["val_logloss"][epoch], abs=1e-12)
+        assert float(row["val_auc"]) == pytest.approx(history["val_auc"][epoch], abs=1e-4)
     assert f"best: trial {best['number']} {float(best['value']):.4f}" in printed
     assert study.best_trial.number == int(best["number"])
 
