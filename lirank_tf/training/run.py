@@ -34,6 +34,7 @@ import keras
 
 import lirank_tf.layers  # noqa: F401  (registers the serializable layers load_run reads)
 import lirank_tf.models  # noqa: F401
+import lirank_tf.training.optimizers  # noqa: F401  (registers the optimizer model.keras holds)
 from lirank_tf.config import ExperimentConfig
 from lirank_tf.training.atomic import write_json_atomic
 from lirank_tf.training.lock import DirectoryLock

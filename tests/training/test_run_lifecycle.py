@@ -163,3 +163,22 @@ def test_a_run_directory_in_use_by_another_process_is_refused(tiny):
     assert not (root / "run" / "model.keras").exists()
     train(config, root / "run")                          # the holder died: its lock is stale
     assert (root / "run" / "model.keras").is_file()
+
+
+def test_load_run_alone_reads_a_finished_run_in_a_new_process(tiny):
+    """`load_run` registers everything ``model.keras`` holds (the layers, models and the
+    optimizer) itself: a process importing only it reads the run (it failed on the optimizer
+    class when nothing had imported `lirank_tf.training.optimizers`)."""
+    root, config = tiny
+    result = train(config, root / "run")
+    expected = sum(float(abs(w).sum()) for w in result.model.get_weights())
+    script = textwrap.dedent("""
+        import sys
+        from lirank_tf.training.run import load_run
+        config, transform, model = load_run(sys.argv[1])
+        print(repr(sum(float(abs(w).sum()) for w in model.get_weights())))
+        """)
+    done = subprocess.run([sys.executable, "-c", script, str(root / "run")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(expected, rel=1e-12)
