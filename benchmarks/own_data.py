@@ -11,10 +11,10 @@ Models, each averaged over ``--seeds`` seeds:
 
 * ``dcnv2``: ``init-config`` then ``workflow.train`` / ``workflow.evaluate_run``, untouched
   (the exact user path);
-* ``feed (LiRank)``: ``init-config --model feed`` (its features, tasks) with the Feed
+* ``feed (LiRank)``: ``init-config --model feed`` then train and evaluate, untouched: the Feed
   experiment's model block (Residual DCN, gated MLP, sparse MoE, isotonic calibration; no
   history encoder and no calibration features: ml-100k has no action history, platform or
-  content type), trained like ``dcnv2`` with early stopping on validation AUC - log loss;
+  content type), the same training block and min-count rule as ``dcnv2``;
 * ``DeepCTR DCN-V2``: ``deepctr.models.DCN(cross_parameterization="matrix")`` in its documented
   setting (`benchmarks/dcnv2_reference_deepctr.py`), run in a subprocess under tf-keras
   (``pip install -c constraints.txt --no-deps tf-keras==2.16.0 deepctr==0.9.4``, or the
@@ -150,7 +150,6 @@ import numpy as np
 
 from lirank_tf import workflow
 from lirank_tf.config import ExperimentConfig, get_experiment
-from lirank_tf.config.experiments import experiment_dict
 from lirank_tf.init_config import init_config
 from lirank_tf.sim.adult import LABEL as ADULT_LABEL, write_adult
 from lirank_tf.sim.movielens import write_movielens_ctr
@@ -248,16 +247,13 @@ def dcnv2_config(files: dict, root: Path, seed: int, drop: tuple[str, ...] = (),
     return config.replace(training=config.training.replace(seed=seed, verbose=0))
 
 
-def feed_config(files: dict, root: Path, seed: int, epochs: int = 10) -> ExperimentConfig:
-    """``init-config --model feed`` features with the Feed experiment's model block."""
+def feed_config(files: dict, root: Path, seed: int) -> ExperimentConfig:
+    """The config ``init-config --model feed`` writes, with only the seed (and verbosity)
+    set."""
     path = init_config(train=files["train"], valid=files["valid"], test=files["test"],
                        labels=["click"], output=root / "feed.yaml", model="feed", overwrite=True)
-    mapping = ExperimentConfig.load(path).to_dict()
-    mapping["model"] = {**experiment_dict("feed")["model"], "history_encoder": False,
-                        "calibration_features": []}
-    mapping["training"] = {**mapping["training"], "epochs": epochs, "seed": seed, "verbose": 0,
-                           "early_stopping_patience": 2}
-    return ExperimentConfig.from_dict(mapping)
+    config = ExperimentConfig.load(path)
+    return config.replace(training=config.training.replace(seed=seed, verbose=0))
 
 
 def deepctr_missing() -> str:

@@ -213,7 +213,10 @@ def _add_init_config(commands) -> None:
     init.add_argument("--labels", action=ListFlag, required=True,
                       help="label fields, one task each")
     init.add_argument("--model", choices=INIT_CONFIG_MODELS, default="dcnv2",
-                      help="the model the config trains")
+                      help="the model the config trains: dcnv2 (low-rank DCNv2 + MLP, the CTR "
+                           "baseline), feed (the paper's Feed model: Residual DCN, dense gating, "
+                           "sparse MoE, isotonic calibration), ads, jobs; all get the same "
+                           "training recipe")
     init.add_argument("--dense-columns", action=ListFlag,
                       help="numeric columns to make dense features")
     init.add_argument("--id-columns", action=ListFlag,

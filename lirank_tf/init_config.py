@@ -249,7 +249,7 @@ def _id_feature(name: str, base: Any, nullable: bool, values: list, total: int, 
 
 
 def _with_min_count(feature: dict, note: str, ids: list, total: int) -> str:
-    """Sets ``feature["min_count"]`` by the recipe's rule (`id_min_count`, dcnv2) from the
+    """Sets ``feature["min_count"]`` by the recipe's rule (`id_min_count`) from the
     column's sampled ``ids`` of ~``total``; returns ``note`` saying what was chosen."""
     feature["min_count"] = id_min_count(ids, total)
     if feature["min_count"]:
@@ -348,9 +348,8 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
         if kind == ID:
             table, feature, note, choice = _id_feature(name, base, nullable, values, total, dim,
                                                        reason, len(records))
-            if model == "dcnv2":
-                note = _with_min_count(feature, note, values,
-                                       round(total * len(values) / max(1, len(records))))
+            note = _with_min_count(feature, note, values,
+                                   round(total * len(values) / max(1, len(records))))
             tables.append(table)
             ids.append(feature)
         elif kind == DENSE:
@@ -369,10 +368,9 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
             if table is not None:
                 tables.append(table)
             if choice.kind == ID_LIST:
-                if model == "dcnv2":
-                    flat = [x for v in values for x in v]
-                    note = _with_min_count(feature, note, flat,
-                                           round(total * len(flat) / max(1, len(values))))
+                flat = [x for v in values for x in v]
+                note = _with_min_count(feature, note, flat,
+                                       round(total * len(flat) / max(1, len(values))))
                 ids.append(feature)
             elif choice.kind == DENSE_VECTOR:
                 dense.append(feature)
@@ -389,14 +387,13 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
         "tasks": tasks,
         "model": model_defaults(model),
     }
-    if model == "dcnv2":
-        singles = [f["name"] for f in ids if f.get("kind", "id") == "id"]
-        cold = False
-        if valid and singles:
-            cold, note = _cold_start_note(train_files, expand_globs(valid, "--valid"), singles,
-                                          total)
-            notes.append(note)
-        config["training"] = dcnv2_training(bool(valid), cold_start=cold)
+    singles = [f["name"] for f in ids if f.get("kind", "id") == "id"]
+    cold = False
+    if valid and singles:
+        cold, note = _cold_start_note(train_files, expand_globs(valid, "--valid"), singles,
+                                      total)
+        notes.append(note)
+    config["training"] = dcnv2_training(bool(valid), cold_start=cold)
     ExperimentConfig.from_dict(config)   # validates before anything is written
     return Proposal(config, notes, columns, model)
 

@@ -1,6 +1,7 @@
-"""The training recipe `lirank-tf init-config` writes: the dcnv2 model block, its
-``training`` block and the ``min_count`` of its id columns (what they are and how they were
-measured, below), and the YAML comment lines that explain them."""
+"""The training recipe `lirank-tf init-config` writes: the model blocks, the ``training`` block
+and the ``min_count`` of the id columns (what they are and how they were measured, below; the
+training block and min_count are measured with dcnv2 and written for every model, the Feed
+model's numbers in benchmarks/own_data.py), and the YAML comment lines that explain them."""
 
 from __future__ import annotations
 
@@ -95,8 +96,9 @@ def cold_start_column(unseen: dict[str, float]) -> str:
 
 
 def dcnv2_training(has_validation: bool, cold_start: bool = False) -> dict:
-    """The ``training`` block of a dcnv2 config (the recipe above); ``cold_start``: the
-    validation data is cold-start (`cold_start_column`), so the rows train with Adam."""
+    """The ``training`` block init-config writes (the recipe above, measured with dcnv2 and
+    used for every model); ``cold_start``: the validation data is cold-start
+    (`cold_start_column`), so the rows train with Adam."""
     rows = ({"sparse_optimizer": "adam", "sparse_learning_rate": 1e-3} if cold_start
             else {"sparse_optimizer": "adagrad", "sparse_learning_rate": 0.2})
     if not has_validation:
@@ -137,9 +139,18 @@ def recipe_notes(config: dict) -> list[str]:
 
 
 def model_defaults(model: str) -> dict:
+    """The model block init-config writes for ``model``. dcnv2: the standard CTR baseline,
+    low-rank DCNv2 in parallel with an MLP. feed: the paper's Feed model as the ``feed``
+    experiment builds it (Residual DCN, dense gating, sparse MoE, task grouping, isotonic
+    calibration), without the parts that need columns init-config does not map (the history
+    encoder: init-config writes no ``features.history``; calibration features), with the
+    recipe's embedding-row L2. ads, jobs: their experiment defaults."""
     if model == "dcnv2":
-        # the standard CTR baseline: low-rank DCNv2 in parallel with an MLP
         return {"name": "dcnv2", "hidden_units": [400, 400, 400], "tower_units": [],
                 "interaction": "dcnv2", "cross_layers": 3, "cross_rank": 64, "dropout": 0.1,
                 "multitask": "hard_sharing", "embedding_l2": EMBEDDING_L2}
+    if model == "feed":
+        from lirank_tf.config.experiments import experiment_dict
+        return {**experiment_dict("feed")["model"], "history_encoder": False,
+                "calibration_features": [], "embedding_l2": EMBEDDING_L2}
     return {"name": model}

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from lirank_tf.config import ExperimentConfig
+from lirank_tf.config.experiments import experiment_dict
 from lirank_tf import init_config as init_config_module
 from lirank_tf.init_config import init_config, propose_config
 from lirank_tf.training.callbacks import (ReduceLearningRateOnPlateau, ValidationEarlyStopping)
@@ -59,10 +60,28 @@ def test_without_validation_files_there_is_no_early_stopping(files):
     assert validation_callbacks(ExperimentConfig.from_dict(config), has_validation=False) == []
 
 
-def test_other_models_keep_their_experiment_defaults(files):
+def test_feed_gets_the_papers_feed_model_and_the_same_training_recipe(files):
+    """``--model feed``: the ``feed`` experiment's model block (not the bare model defaults,
+    a plain MLP) without the history encoder and calibration features init-config cannot map,
+    and the training block dcnv2 gets for the same files."""
     train, valid = files
     config, _ = propose_config([train], ["clicked"], valid=[valid], model="feed")
-    assert "training" not in config and "embedding_l2" not in config["model"]
+    dcnv2, _ = propose_config([train], ["clicked"], valid=[valid])
+    assert config["training"] == dcnv2["training"]
+    experiment = experiment_dict("feed")["model"]
+    assert {key: config["model"][key] for key in experiment if key not in
+            ("history_encoder", "calibration_features")} == \
+        {key: value for key, value in experiment.items() if key not in
+         ("history_encoder", "calibration_features")}
+    assert experiment["history_encoder"] and experiment["calibration_features"]
+    assert config["model"]["history_encoder"] is False
+    assert config["model"]["calibration_features"] == []
+    assert config["model"]["embedding_l2"] == dcnv2["model"]["embedding_l2"] > 0
+    built = ExperimentConfig.from_dict(config)
+    assert built.model.interaction == "residual_dcn" and built.model.sparse_moe
+    # ads and jobs keep their experiment defaults as the model block
+    ads, _ = propose_config([train], ["clicked"], valid=[valid], model="ads")
+    assert ads["model"] == {"name": "ads"} and ads["training"] == dcnv2["training"]
 
 
 def _write_users(path, users, seed):

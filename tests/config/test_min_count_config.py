@@ -85,6 +85,6 @@ def test_init_config_writes_min_count_by_the_rule(tmp_path):
     assert "on for 2 of 3 id columns" in text
     assert "item: string" in text and "min_count 0: the sample puts >= 10% of its ids" in text
     assert yaml.safe_load(text)["features"]["ids"][0]["min_count"] == MIN_COUNT
-    # other models keep their experiment defaults: no min_count
+    # the rule is the same for every model
     feed, _ = propose_config([train], ["clicked"], valid=[train], model="feed")
-    assert all("min_count" not in f for f in feed["features"]["ids"])
+    assert {f["name"]: f["min_count"] for f in feed["features"]["ids"]} == min_counts
