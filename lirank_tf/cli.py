@@ -67,6 +67,7 @@ def _train(args: argparse.Namespace) -> int:
     from lirank_tf import workflow
     from lirank_tf.config import ExperimentConfig
     from lirank_tf.distributed.context import current_context
+    from lirank_tf.training.platt import calibration_lines
     from lirank_tf.training.report import end_summary
     config = ExperimentConfig.load(args.config, args.set or ())
     if args.incremental_from is None:
@@ -77,6 +78,8 @@ def _train(args: argparse.Namespace) -> int:
             print(end_summary(result.history, result.run.path, epochs=config.training.epochs,
                               stopping=result.stopping, seconds=time.perf_counter() - started,
                               tasks=[t.name for t in config.tasks]))
+            for line in calibration_lines(result.calibration or {}):
+                print(line)
         else:
             print(f"trained model: {result.run.model_path} (worker {context.rank} of "
                   f"{context.size})")
@@ -94,6 +97,8 @@ def _train(args: argparse.Namespace) -> int:
           f"fit {result.train_seconds:.1f}s, Fisher {result.fisher_seconds:.1f}s)")
     if result.fisher is not None:
         print(f"saved its Fisher information: {result.run.path / 'fisher.npz'}")
+    for line in calibration_lines(result.calibration or {}):
+        print(line)
     return 0
 
 

@@ -137,7 +137,12 @@ class ModelConfig(ConfigBase):
     of each feature's mean squared L2 norm of its looked-up vectors (`lirank_tf.models.
     regularization.TouchedRowL2`); rows no example touches are left alone. ``mlp_batch_norm``
     puts batch norm between each hidden layer's matmul and its activation (dropout stays
-    last, `GatedMLP`).
+    last, `GatedMLP`). ``platt_scaling`` puts a slope and a bias on each head's logit (after
+    the isotonic layer, before the sigmoid; `lirank_tf.layers.PlattScaling`) that training
+    does not update: once training is over, they are fitted on the validation files by log
+    loss (`lirank_tf.training.platt`; the identity without validation files), so the
+    model's probabilities match the rates seen on held-out data. The order of the scores, and
+    so the AUC, is unchanged.
     """
 
     name: str = "feed"
@@ -166,6 +171,7 @@ class ModelConfig(ConfigBase):
     setwise_group: str = ""
     embedding_l2: float = 0.0
     mlp_batch_norm: bool = False
+    platt_scaling: bool = False
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.embedding_l2 < float("inf")):

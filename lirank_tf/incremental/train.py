@@ -38,7 +38,8 @@ from lirank_tf.training.atomic import write_json_atomic
 from lirank_tf.training.callbacks import stopping_record
 from lirank_tf.training.compile import compile_model, fit_callbacks, fit_display
 from lirank_tf.training.run import Run, load_run
-from lirank_tf.training.trainer import TrainResult, fit_datasets, validation_callbacks
+from lirank_tf.training.trainer import (TrainResult, fit_datasets, fit_platt_scaling,
+                                        validation_callbacks)
 from lirank_tf.transform import TransformationModel
 
 FISHER_FILE = "fisher.npz"
@@ -187,6 +188,8 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         finally:
             detach_fisher_penalty(model)
         train_seconds = time.perf_counter() - started
+        # model.platt_scaling: refitted on this period's validation files
+        calibration = fit_platt_scaling(model, config, valid_data)
         run.save_model(model)
         if config.explore.enabled:  # LiRank §3.8: the previous posterior carried over, updated
             update_run_posterior(run.path, model, config, transform,
@@ -209,7 +212,7 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         }
         write_json_atomic(run.path / INCREMENTAL_FILE, metadata)
         stopping = stopping_record(validation)
-        history = run.finish(stopping=stopping)
+        history = run.finish(stopping=stopping, calibration=calibration)
     return IncrementalTrainResult(model=model, transform=transform, history=history, run=run,
-                                  stopping=stopping, fisher=fisher, train_seconds=train_seconds,
+                                  stopping=stopping, calibration=calibration, fisher=fisher, train_seconds=train_seconds,
                                   fisher_seconds=fisher_seconds, metadata=metadata)

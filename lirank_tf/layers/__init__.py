@@ -4,6 +4,7 @@ from lirank_tf.layers.low_rank_cross import CrossNetwork, LowRankCross  # noqa: 
 from lirank_tf.layers.attention_cross import AttentionLowRankCross  # noqa: F401
 from lirank_tf.layers.residual_dcn import ResidualDCN  # noqa: F401
 from lirank_tf.layers.isotonic import IsotonicCalibration  # noqa: F401
+from lirank_tf.layers.platt import PlattScaling  # noqa: F401
 from lirank_tf.layers.gating import DenseGate, GatedMLP  # noqa: F401
 from lirank_tf.layers.sparse_moe import SparseMoE  # noqa: F401
 from lirank_tf.layers.masknet import MaskBlock, ParallelMaskNet  # noqa: F401

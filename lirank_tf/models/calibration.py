@@ -1,4 +1,5 @@
-"""Output block of every ranking model: per-head isotonic calibration (§3.4), then sigmoid.
+"""Output block of every ranking model: per-head isotonic calibration (§3.4), Platt scaling
+(fitted after training, `lirank_tf.training.platt`), then sigmoid.
 
 The isotonic layer's embedding e comes from categorical calibration features (the paper
 names device and channel). Ids arrive as int64 MurmurHash3 values from the transformation
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from lirank_tf.config import ConfigError, FeaturesConfig, ModelConfig
 from lirank_tf.layers.isotonic import IsotonicCalibration
+from lirank_tf.layers.platt import PlattScaling
 from lirank_tf.models.options import block_options
 
 
@@ -76,7 +78,8 @@ def calibration_ids(inputs: dict, features: FeaturesConfig,
 def output_probabilities(logits: dict, model: ModelConfig,
                          ids: keras.KerasTensor | None = None) -> dict:
     """``{task: probability [batch, 1]}``: sigmoid of each logit, isotonic-calibrated first
-    when ``model.isotonic_calibration`` (with ``ids`` from ``calibration_ids`` if any)."""
+    when ``model.isotonic_calibration`` (with ``ids`` from ``calibration_ids`` if any), then
+    Platt-scaled when ``model.platt_scaling`` (layer ``<task>_platt``, `platt_layer_name`)."""
     outputs = {}
     for name, logit in logits.items():
         if model.isotonic_calibration:
@@ -84,5 +87,12 @@ def output_probabilities(logits: dict, model: ModelConfig,
             layer = IsotonicCalibration(**block_options(model, "isotonic"),
                                         calibration_vocab_sizes=vocab, name=f"{name}_calibration")
             logit = layer(logit, ids) if vocab else layer(logit)
+        if model.platt_scaling:
+            logit = PlattScaling(name=platt_layer_name(name))(logit)
         outputs[name] = keras.layers.Activation("sigmoid", name=name)(logit)
     return outputs
+
+
+def platt_layer_name(task: str) -> str:
+    """The name of task ``task``'s `PlattScaling` layer."""
+    return f"{task}_platt"

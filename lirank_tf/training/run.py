@@ -188,15 +188,19 @@ class Run(RunDirectory):
         finally:
             temporary.unlink(missing_ok=True)
 
-    def finish(self, stopping: dict | None = None) -> dict[str, list[float]]:
+    def finish(self, stopping: dict | None = None,
+               calibration: dict | None = None) -> dict[str, list[float]]:
         """Marks the run finished (after everything it writes is written); returns its
         history, saved as ``history.json``. ``stopping`` (how ``model.fit`` ended,
-        `lirank_tf.training.callbacks.stopping_record`) goes into ``run.json``."""
+        `lirank_tf.training.callbacks.stopping_record`) and ``calibration`` (the fitted Platt
+        scaling, `lirank_tf.training.platt`) go into ``run.json``."""
         history = self.history
         write_json_atomic(self.history_path, history)
         shutil.rmtree(self.backup_dir, ignore_errors=True)
         if stopping is not None:
             self._record["stopping"] = stopping
+        if calibration is not None:
+            self._record["calibration"] = calibration
         self._record.update(state=FINISHED, finished=_now(), updated=_now())
         self.write_state(self._record)
         return history

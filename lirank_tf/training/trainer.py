@@ -27,6 +27,7 @@ from lirank_tf.training.report import start_banner
 from lirank_tf.training.pipeline import raw_dataset, training_dataset
 from lirank_tf.training.run import Run
 from lirank_tf.training.run_directory import RunDirectory
+from lirank_tf.training.platt import calibrate_model
 from lirank_tf.training.vocabulary import count_training_vocabulary
 from lirank_tf.transform import TransformationModel, fit_dense_statistics
 
@@ -40,6 +41,9 @@ class TrainResult:
     # how model.fit ended (`lirank_tf.training.callbacks.stopping_record`): stop_reason,
     # best_epoch, criterion, best_metrics; None without early stopping
     stopping: dict | None
+    # model.platt_scaling: {task: the fitted slope and bias (`lirank_tf.training.platt.
+    # fit_platt`)}, after training; None when the model has no Platt layers
+    calibration: dict | None
 
 
 STATISTICS_BATCHES = 50
@@ -176,12 +180,26 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool =
                   callbacks=fit_callbacks(run, validation=validation,
                                           extra=[*display, *(extra_callbacks or [])]),
                   verbose=verbose)  # the reader shuffles
+        calibration = fit_platt_scaling(model, config, valid_data)
         run.save_model(model)
         finish_all(hooks, run.path, model, config, transform)  # e.g. the §3.8 posterior
         stopping = stopping_record(validation)
-        history = run.finish(stopping=stopping)
+        history = run.finish(stopping=stopping, calibration=calibration)
     return TrainResult(model=model, transform=transform, history=history, run=run,
-                       stopping=stopping)
+                       stopping=stopping, calibration=calibration)
+
+
+def fit_platt_scaling(model: keras.Model, config: ExperimentConfig,
+                      valid_data: tf.data.Dataset | None) -> dict | None:
+    """With ``model.platt_scaling``: fits the model's Platt layers on ``valid_data`` (the
+    identity, with the reason, without validation data) and returns the records; else None."""
+    if not config.model.platt_scaling:
+        return None
+    tasks = [task.name for task in config.tasks]
+    if valid_data is None:
+        return {task: {"slope": 1.0, "bias": 0.0, "converged": False,
+                       "reason": "no validation files (data.valid)"} for task in tasks}
+    return calibrate_model(model, valid_data, tasks)
 
 
 def sharded_checkpoint_dir(run: RunDirectory) -> Path:
@@ -305,11 +323,15 @@ def train_distributed(config: ExperimentConfig, output_dir: str | Path,
                 distributed.restore_checkpoint(final, latest, distributed.SingleProcessContext())
         else:
             final = distributed.unwrap(model)
+        calibration = None
         if context.is_chief:  # Horovod: rank 0 alone writes the final model and the history
+            # Horovod: rank 0 fits the Platt layers of the final (plain) model on all the
+            # validation data; the other workers' models keep the identity (not saved)
+            calibration = fit_platt_scaling(final, config, valid_data)
             run.save_model(final)
             finish_all(hooks, run.path, final, config, transform)  # of the final model
             # every epoch's logs, also those before a resume
-            history = run.finish(stopping=stopping)
+            history = run.finish(stopping=stopping, calibration=calibration)
     context.barrier()
     return TrainResult(model=final, transform=transform, history=history, run=run,
-                       stopping=stopping)
+                       stopping=stopping, calibration=calibration)
