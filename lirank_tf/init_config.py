@@ -387,6 +387,8 @@ def propose(train: Sequence[str], labels: Sequence[str], valid: Sequence[str] = 
         "tasks": tasks,
         "model": model_defaults(model),
     }
+    if valid:   # the recipe: Platt scaling fitted on the validation files after training
+        config["model"]["platt_scaling"] = True
     singles = [f["name"] for f in ids if f.get("kind", "id") == "id"]
     cold = False
     if valid and singles:

@@ -48,6 +48,7 @@ def test_with_validation_files_training_stops_on_the_combined_score(files, tmp_p
     text = path.read_text()
     assert "# Training recipe:" in text and "val AUC - val log loss" in text
     assert "model.embedding_l2" in text
+    assert config.model.platt_scaling and "model.platt_scaling: after training" in text
     assert yaml.safe_load(text)["training"]["monitor"] == "auc_logloss"   # the comments are comments
 
 
@@ -55,6 +56,7 @@ def test_without_validation_files_there_is_no_early_stopping(files):
     train, _ = files
     config, _ = propose_config([train], ["clicked"])
     assert config["training"]["epochs"] == init_config_module.EPOCHS_WITHOUT_VALIDATION
+    assert not config["model"].get("platt_scaling")     # nothing to fit it on
     assert not config["training"].get("early_stopping_patience")
     assert not config["training"].get("reduce_lr_patience")
     assert validation_callbacks(ExperimentConfig.from_dict(config), has_validation=False) == []
@@ -81,7 +83,8 @@ def test_feed_gets_the_papers_feed_model_and_the_same_training_recipe(files):
     assert built.model.interaction == "residual_dcn" and built.model.sparse_moe
     # ads and jobs keep their experiment defaults as the model block
     ads, _ = propose_config([train], ["clicked"], valid=[valid], model="ads")
-    assert ads["model"] == {"name": "ads"} and ads["training"] == dcnv2["training"]
+    assert ads["model"] == {"name": "ads", "platt_scaling": True}
+    assert ads["training"] == dcnv2["training"]
 
 
 def _write_users(path, users, seed):
