@@ -4,7 +4,8 @@ The objective (maximised) is the **run's own validation score at the epoch whose
 trained model keeps**: the score its early stopping maximises (``training.monitor``, by default
 the mean over tasks of val AUC - val log loss; `lirank_tf.training.callbacks.ValidationScore`),
 at the best epoch by that score when early stopping is on (its weights are restored), else at
-the last epoch. A trial is thus ranked by the number that picked its weights: ranking by AUC
+the last epoch; with ``model.platt_scaling`` the log loss in it is the one after the Platt
+fit, the model the run saves. A trial is thus ranked by the number that picked its weights: ranking by AUC
 alone while training stops on AUC - log loss let the search pick configs whose probabilities
 had drifted (MovieLens-100K, global split: +0.008 val AUC over the untouched config, +0.020
 test log loss). ``training.monitor: auc`` tunes for AUC alone. The kept epoch's mean val AUC
@@ -82,16 +83,34 @@ def epoch_logs(history: dict[str, list[float]], epoch: int) -> dict[str, float]:
             if isinstance(values, list) and len(values) == epochs}
 
 
+def calibrated_logs(logs: dict, calibration: dict | None, tasks: list[str]) -> dict:
+    """``logs`` with each task's validation log loss replaced by the one after the run's Platt
+    scaling (``calibration``, `lirank_tf.training.platt`: what the saved model scores) where
+    the fit converged; the logs as they are otherwise."""
+    if not calibration:
+        return logs
+    logs = dict(logs)
+    for task in tasks:
+        record = calibration.get(task) or {}
+        if record.get("converged"):
+            logs["val_logloss" if len(tasks) == 1 else f"val_{task}_logloss"] = \
+                float(record["logloss_after"])
+    return logs
+
+
 def kept_epoch(history: dict[str, list[float]], stopping: dict | None,
-               score: ValidationScore) -> KeptEpoch:
+               score: ValidationScore, calibration: dict | None = None) -> KeptEpoch:
     """The epoch whose weights a finished run kept, scored: the early-stopping record's best
-    epoch (``stopping``), else the last epoch of ``history``."""
+    epoch (``stopping``), else the last epoch of ``history``; with the run's Platt scaling
+    (``calibration``) its validation log loss is the calibrated model's (`calibrated_logs`)."""
     if stopping and stopping.get("best_epoch"):
-        return _scored(stopping["best_metrics"], int(stopping["best_epoch"]), score)
-    epochs = len(history.get("loss", []))
-    if not epochs:
-        raise ValueError("the run trained no epoch: set training.epochs >= 1 to tune")
-    return _scored(epoch_logs(history, epochs), epochs, score)
+        epoch, logs = int(stopping["best_epoch"]), stopping["best_metrics"]
+    else:
+        epoch = len(history.get("loss", []))
+        if not epoch:
+            raise ValueError("the run trained no epoch: set training.epochs >= 1 to tune")
+        logs = epoch_logs(history, epoch)
+    return _scored(calibrated_logs(logs, calibration, score.tasks), epoch, score)
 
 
 def train_trial(trial: Any, config: ExperimentConfig, run_dir: str | Path) -> TrialOutcome:
@@ -112,7 +131,7 @@ def train_trial(trial: Any, config: ExperimentConfig, run_dir: str | Path) -> Tr
         return TrialOutcome(TrialState.PRUNED, last.value, epochs=step, best_epoch=step,
                             seconds=time.perf_counter() - started, val_auc=last.auc,
                             val_logloss=last.logloss)
-    kept = kept_epoch(result.history, result.stopping, score)
+    kept = kept_epoch(result.history, result.stopping, score, result.calibration)
     return TrialOutcome(TrialState.COMPLETE, kept.value,
                         epochs=len(result.history.get("loss", [])), best_epoch=kept.epoch,
                         seconds=time.perf_counter() - started, val_auc=kept.auc,

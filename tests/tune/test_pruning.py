@@ -27,10 +27,11 @@ class FakeTrial:
         return self.prune_after is not None and len(self.reports) >= self.prune_after
 
 
-def two_task_config(root, epochs, monitor=""):
+def two_task_config(root, epochs, monitor="", platt_scaling=False):
     """The tiny run with two heads on the label (two val AUCs to average), no early stopping."""
     config = tiny_config(root)
     data = config.to_dict()
+    data["model"]["platt_scaling"] = platt_scaling
     data["tasks"] = [{"name": "clicked", "label": "clicked"},
                      {"name": "clicked_again", "label": "clicked"}]
     data["training"].update(epochs=epochs, early_stopping_patience=0, reduce_lr_patience=0,
@@ -74,6 +75,23 @@ def test_an_unpruned_trial_completes_with_its_last_epoch(tmp_path):
     logloss = (history["val_clicked_logloss"][1] + history["val_clicked_again_logloss"][1]) / 2
     assert outcome.val_logloss == pytest.approx(logloss, abs=1e-12)
     assert len(trial.reports) == 2
+
+
+def test_with_platt_scaling_the_log_loss_is_the_calibrated_models(tmp_path):
+    config = two_task_config(tmp_path, epochs=2, platt_scaling=True)
+    outcome = train_trial(FakeTrial(), config, tmp_path / "trial")
+    history = json.loads((tmp_path / "trial" / "history.json").read_text())
+    fits = json.loads((tmp_path / "trial" / "run.json").read_text())["calibration"]
+    tasks = ("clicked", "clicked_again")
+    # a fit that did not converge (a head at chance on the tiny data) keeps the run's own
+    assert any(fits[task]["converged"] for task in tasks)
+    after = sum(fits[task]["logloss_after"] if fits[task]["converged"]
+                else history[f"val_{task}_logloss"][1] for task in tasks) / 2
+    before = sum(history[f"val_{task}_logloss"][1] for task in tasks) / 2
+    auc = sum(history[f"val_{task}_auc"][1] for task in tasks) / 2
+    assert after < before
+    assert outcome.val_logloss == pytest.approx(after, abs=1e-12)
+    assert outcome.value == pytest.approx(auc - after, abs=1e-12)
 
 
 def test_a_trial_of_an_auc_monitor_is_scored_by_auc(tmp_path):

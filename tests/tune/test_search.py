@@ -86,12 +86,16 @@ def test_tune_writes_the_study_and_resumes_after_a_kill(tmp_path, capsys):
     header = (out / "best.yaml").read_text().splitlines()[1]
     assert header.startswith(f"# trial {best['number']}: mean val AUC - val log loss "
                              f"{float(best['value']):.4f} (val AUC {float(best['val_auc']):.4f}, ")
-    # each trial's value: the run's own score (val AUC - val log loss) at the epoch it kept
+    # each trial's value: the run's own score (val AUC - val log loss) at the epoch it kept,
+    # the log loss after the run's Platt scaling (init-config turns it on)
     for row in complete:
         history = json.loads((trial_dir(out, int(row["number"])) / "history.json").read_text())
+        fit = json.loads((trial_dir(out, int(row["number"])) / "run.json").read_text())[
+            "calibration"]["clicked"]
         epoch = int(row["best_epoch"]) - 1
-        assert float(row["value"]) == pytest.approx(
-            history["val_auc"][epoch] - history["val_logloss"][epoch], abs=1e-12)
+        logloss = fit["logloss_after"] if fit["converged"] else history["val_logloss"][epoch]
+        assert float(row["value"]) == pytest.approx(history["val_auc"][epoch] - logloss,
+                                                    abs=1e-12)
         assert float(row["val_auc"]) == pytest.approx(history["val_auc"][epoch], abs=1e-4)
     assert f"best: trial {best['number']} {float(best['value']):.4f}" in printed
     assert study.best_trial.number == int(best["number"])
