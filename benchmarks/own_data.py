@@ -44,6 +44,30 @@ how many runs stopped early (the others ran into the epoch cap), seconds per epo
 (wall-clock training time / epochs, so it includes start-up and the per-epoch validation) and
 the time to the stop (the whole training, the epochs after the best one included).
 
+Measured with the Platt-scaling recipe (init-config of 2026-12-07: min_count, cold-start rule,
+``model.platt_scaling``), ours only, ``OMP_NUM_THREADS=1``, one data set after the other beside
+two other jobs on the 2-core machine (times loose); the peers' rows are those of the run below
+(same files and seeds):
+
+    python benchmarks/own_data.py --split global_time --seeds 3 --models dcnv2,feed
+    python benchmarks/own_data.py --split user_time --seeds 3 --models dcnv2,feed
+    python benchmarks/own_data.py --dataset adult --seeds 3 --models dcnv2
+
+    data, split  model              test AUC         test log loss    O/E    ECE    LL/best  epochs (best)  s/epoch  time to stop
+    user_time    dcnv2              0.7946 +-0.0011  0.5495 +-0.0008  0.996  0.019  0.991     9.0 (7.0)     11.1      99 s
+    user_time    feed (LiRank)      0.7939 +-0.0020  0.5505 +-0.0017  0.999  0.018  0.988     8.7 (6.7)     19.4     168 s
+    global_time  dcnv2              0.7137 +-0.0006  0.6130 +-0.0004  1.021  0.018  0.990     3.0 (1.0)     13.5      41 s
+    global_time  feed (LiRank)      0.7115 +-0.0010  0.6154 +-0.0009  1.024  0.020  0.989     3.0 (1.0)     21.2      64 s
+    adult        dcnv2              0.9286 +-0.0005  0.2735 +-0.0006  0.997  0.010  1.000    13.0 (11.0)     6.7      86 s
+
+Platt scaling leaves AUC as it was (the same seeds gave the same AUC without it) and lowers
+the test log loss by 0.009 per user, 0.006 globally and 0.0007 on Adult, bringing O/E into
+[0.996, 1.024]; LL/best < 1: below the best epoch's uncalibrated log loss. The feed row is now
+the untouched ``init-config --model feed`` path (earlier: the Feed experiment's model block
+patched in by this script). Global split, seeds 10-12 of dcnv2 through the CLI (`lirank-tf
+train --set training.seed=S`): 0.7124, 0.7069, 0.7090 AUC, 0.6140, 0.6170, 0.6157 log loss,
+O/E 1.029, 1.022, 1.019; over the 6 seeds 0.7116 +- 0.0027 AUC, 0.6143 +- 0.0016 log loss.
+
 Measured (3 seeds; the two splits ran at the same time, one core each, on a 2-core machine
 shared with other jobs, so times are loose; ours and both peers in the same run; mean +- sd;
 s/epoch and time to stop are wall-clock training incl. per-epoch validation):

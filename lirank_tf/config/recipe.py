@@ -65,6 +65,15 @@ from typing import Sequence
 #   The untouched path with min_count and this rule, global split, seeds 0-2: 0.7137 +- 0.0006
 #   AUC, 0.6190 log loss, O/E 1.070 (against 0.7077 / 0.6241 / 1.004 with AdaGrad), 3 epochs;
 #   seeds 10-12: 0.7094 AUC, 0.6245 log loss, O/E 1.082. It under-predicts on that split.
+#   Why, found since: the global split's training files hold one record of a user seen < 5
+#   times, so the shared rare row of user_id (85% of the test records) is trained on that one
+#   record (label 0), and the model scores unseen users lower than seen ones (test: mean
+#   prediction 0.49-0.55 unseen against 0.55-0.56 seen; their click rates 0.559 / 0.590).
+#   Tried against it, dcnv2 seeds 0-2, paired with 0.7137: replacing 10% of the training
+#   user_ids by the rare token (so that row learns an average user) 0.7041 AUC (O/E 1.01; the
+#   unseen users' own AUC fell too, 0.696 -> 0.685), 1% 0.7110; recent_item_ids on the
+#   item_id table 0.7103; no user_id column 0.6749 (seed 0). None kept; Platt scaling (below)
+#   fixes the calibration instead.
 # * Platt scaling (model.platt_scaling, `lirank_tf.training.platt`), with --valid files: each
 #   head's logit gets a slope and bias fitted on the validation files after training (AUC
 #   unchanged). Measured on the saved runs of this recipe (dcnv2, min_count, fitted on the
