@@ -118,8 +118,9 @@ Reading (as measured: 3 seeds on Adult and ml-100k's global split, 1-2 per user)
 moves test AUC the paper's way beyond the seeds' spread on any of the three. Global split (3
 seeds): Residual DCN +1.4 +- 1.4e-3 AUC, up on 3 of 3; the combined rows (without TransAct)
 +2.2 to +3.4e-3, up on 2 of 3, the largest changes of any data set and the paper's direction,
-but within the paired spread (sd 2.3-3.9e-3); isotonic, LMLP, DG and LDCNv2 -0.0 to +0.9e-3. The seed-to-seed change of one row against its baseline is
-+-0.002-0.003 AUC on ml-100k (compare seed 0 with seed 1 above), as large as every effect. On
+but within the paired spread (sd 2.3-3.9e-3); isotonic, LMLP, DG and LDCNv2 -0.0 to
++0.9e-3. The seed-to-seed change of one row against its baseline is +-0.002-0.004 AUC on
+ml-100k (the sd column above; per user compare seed 0 with seed 1), as large as every effect. On
 the per-user split seed 0 put all nine rows below the baseline (-0.5 to -3.7e-3); seed 1 put
 five of the six rows it finished above it. Adult (3 seeds): RDCN +0.5 +- 0.5e-3 AUC (up on 2
 of 3) and -0.7% log loss, isotonic +0.1 +- 0.2e-3, LDCNv2 -0.1 +- 0.4e-3, DG -0.2 +- 0.2e-3,
