@@ -214,5 +214,6 @@ def train_incremental(config: ExperimentConfig, output_dir: str | Path,
         stopping = stopping_record(validation)
         history = run.finish(stopping=stopping, calibration=calibration)
     return IncrementalTrainResult(model=model, transform=transform, history=history, run=run,
-                                  stopping=stopping, calibration=calibration, fisher=fisher, train_seconds=train_seconds,
-                                  fisher_seconds=fisher_seconds, metadata=metadata)
+                                  stopping=stopping, calibration=calibration, fisher=fisher,
+                                  train_seconds=train_seconds, fisher_seconds=fisher_seconds,
+                                  metadata=metadata)

@@ -9,8 +9,6 @@ probabilities move.
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 import tensorflow as tf
 

@@ -22,6 +22,17 @@ import keras
 CRITERIA = ("auc_logloss", "auc", "logloss")
 
 
+def validation_prefix(task: str, tasks: Sequence[str]) -> str:
+    """The prefix of ``task``'s validation metrics in the epoch logs: ``val_<task>_``, or
+    ``val_`` for a single-task model, whose logs carry no task name."""
+    return "val_" if len(tasks) == 1 else f"val_{task}_"
+
+
+def validation_logs(logs: dict | None) -> dict[str, float]:
+    """The validation metrics (``val_...``) of an epoch's ``logs``, as floats."""
+    return {key: float(value) for key, value in (logs or {}).items() if key.startswith("val_")}
+
+
 class ValidationScore:
     """The number early stopping and plateau reduction maximise, from an epoch's logs.
 
@@ -40,7 +51,7 @@ class ValidationScore:
     def __init__(self, criterion: str, tasks: Sequence[str]) -> None:
         if not tasks:
             raise ValueError("tasks: at least one task name is required")
-        prefixes = ["val_"] if len(tasks) == 1 else [f"val_{task}_" for task in tasks]
+        prefixes = [validation_prefix(task, tasks) for task in tasks]
         self.criterion, self.tasks = criterion, list(tasks)
         if criterion in CRITERIA:
             metrics = {"auc_logloss": [("auc", 1.0), ("logloss", -1.0)], "auc": [("auc", 1.0)],
@@ -110,7 +121,7 @@ class ValidationEarlyStopping(keras.callbacks.Callback):
         self.epochs_trained = epoch + 1
         if self.best_score is None or value > self.best_score + self.min_delta:
             self.best_score, self.best_epoch, self.wait = value, epoch + 1, 0
-            self.best_logs = {k: float(v) for k, v in (logs or {}).items() if k.startswith("val_")}
+            self.best_logs = validation_logs(logs)
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
             return

@@ -52,13 +52,15 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict:
     """The slope and bias minimising the log loss of ``sigmoid(slope * logits + bias)`` on
     ``labels`` (in [0, 1]). Returns ``{"slope", "bias", "logloss_before", "logloss_after",
     "records", "converged", "reason"}``; the identity (slope 1, bias 0) with a ``reason`` when
-    the labels are all equal, the fit does not converge or its slope is not positive."""
+    the labels are all equal, the fit does not converge or its slope is not positive (the log
+    losses are None when there is no record or a logit is not finite)."""
     z = np.asarray(logits, np.float64).reshape(-1)
     y = np.asarray(labels, np.float64).reshape(-1)
     if z.shape != y.shape:
         raise ValueError(f"logits and labels differ in length: {z.size} vs {y.size}")
     finite = bool(np.all(np.isfinite(z)))
-    before = _log_loss(z, y) if z.size and finite else float("nan")
+    # None, not NaN, when there is no loss to report: the record goes into run.json
+    before = _log_loss(z, y) if z.size and finite else None
     identity = {"slope": 1.0, "bias": 0.0, "logloss_before": before, "logloss_after": before,
                 "records": int(z.size), "converged": False}
     if not z.size or not finite:

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import keras
 import optuna
 
-from lirank_tf.training.callbacks import ValidationScore
+from lirank_tf.training.callbacks import ValidationScore, validation_logs
 from lirank_tf.training.progress import summarize_auc
 
 
@@ -71,7 +71,7 @@ class PruningCallback(keras.callbacks.Callback):
             raise ValueError(f"{error} (tune needs validation data: data.valid)") from None
         self.trial.report(value, epoch + 1)
         self.reported.append((epoch + 1, value))
-        self.last_logs = {k: float(v) for k, v in (logs or {}).items() if k.startswith("val_")}
+        self.last_logs = validation_logs(logs)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}: validation score "
                                      f"({self.score.criterion}) {value:.4f} below the median "

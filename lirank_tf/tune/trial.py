@@ -5,9 +5,9 @@ trained model keeps**: the score its early stopping maximises (``training.monito
 the mean over tasks of val AUC - val log loss; `lirank_tf.training.callbacks.ValidationScore`),
 at the best epoch by that score when early stopping is on (its weights are restored), else at
 the last epoch; with ``model.platt_scaling`` the log loss in it is the one after the Platt
-fit, the model the run saves. A trial is thus ranked by the number that picked its weights: ranking by AUC
-alone while training stops on AUC - log loss let the search pick configs whose probabilities
-had drifted (MovieLens-100K, global split: +0.008 val AUC over the untouched config, +0.020
+fit, the model the run saves. A trial is thus ranked by the number that picked its weights:
+ranking by AUC alone while training stops on AUC - log loss let the search pick configs whose
+probabilities had drifted (MovieLens-100K, global split: +0.008 val AUC over the untouched config, +0.020
 test log loss). ``training.monitor: auc`` tunes for AUC alone. The kept epoch's mean val AUC
 and log loss are recorded beside the score. A pruned trial's value is its last reported
 epoch's score (what Optuna records for pruned trials).
@@ -37,7 +37,7 @@ from optuna.trial import TrialState
 
 from lirank_tf import workflow
 from lirank_tf.config import ExperimentConfig
-from lirank_tf.training.callbacks import ValidationScore
+from lirank_tf.training.callbacks import ValidationScore, validation_prefix
 from lirank_tf.tune.pruning import PruningCallback, mean_validation_auc, trial_score
 
 
@@ -93,8 +93,7 @@ def calibrated_logs(logs: dict, calibration: dict | None, tasks: list[str]) -> d
     for task in tasks:
         record = calibration.get(task) or {}
         if record.get("converged"):
-            logs["val_logloss" if len(tasks) == 1 else f"val_{task}_logloss"] = \
-                float(record["logloss_after"])
+            logs[validation_prefix(task, tasks) + "logloss"] = float(record["logloss_after"])
     return logs
 
 

@@ -49,6 +49,7 @@ def test_a_fit_that_cannot_help_leaves_the_identity_and_says_why(logits, labels,
     fit = fit_platt(np.asarray(logits, float), np.asarray(labels, float))
     assert (fit["slope"], fit["bias"], fit["converged"]) == (1.0, 0.0, False)
     assert reason in fit["reason"]
+    json.dumps(fit, allow_nan=False)      # the record goes into run.json: strict JSON
 
 
 def test_logits_and_labels_of_other_lengths_are_refused():
